@@ -34,11 +34,14 @@ type Source interface {
 // Emitter receives what a source observes. Its methods are safe for
 // concurrent use.
 type Emitter interface {
-	// Item records one item. content is the item's raw text content when the
-	// source captures it (nil otherwise); it is redacted and stored by the
-	// emitter, which fills in the item's Content and Redacted fields. The
-	// source sets the item's Digest to the SHA-256 of the raw content.
-	Item(it baseline.Item, content []byte)
+	// Item records one item and returns it as recorded. content is the
+	// item's raw text content when the source captures it (nil otherwise); it
+	// is redacted and stored by the emitter, which fills in the item's
+	// Content and Redacted fields. When content is nil, Content and Redacted
+	// are kept as the source set them (a source that remembers unchanged
+	// content from an earlier run passes them on). The source sets the item's
+	// Digest to the SHA-256 of the raw content.
+	Item(it baseline.Item, content []byte) baseline.Item
 	// Warn records a problem that did not stop the source.
 	Warn(err error)
 }

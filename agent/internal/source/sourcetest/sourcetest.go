@@ -41,16 +41,18 @@ type Recorder struct {
 }
 
 // Item implements source.Emitter.
-func (r *Recorder) Item(it baseline.Item, content []byte) {
+func (r *Recorder) Item(it baseline.Item, content []byte) baseline.Item {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.res.Content == nil {
 		r.res.Content = map[string][]byte{}
 	}
-	r.res.Items = append(r.res.Items, it)
 	if content != nil {
 		r.res.Content[it.Key] = append([]byte(nil), content...)
+		it.Content = baseline.Sum(content)
 	}
+	r.res.Items = append(r.res.Items, it)
+	return it
 }
 
 // Warn implements source.Emitter.
