@@ -1,0 +1,483 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/driftwatch/driftwatch/agent/internal/glob"
+	"github.com/driftwatch/driftwatch/baseline"
+)
+
+// DefaultPath is where the agent looks for its configuration.
+const DefaultPath = "/etc/driftwatch/agent.hcl"
+
+// Defaults for values a configuration may leave out.
+const (
+	DefaultStateDir       = "/var/lib/driftwatch"
+	DefaultMaxContentSize = 1 << 20
+	DefaultCommandTimeout = 30 * time.Second
+	DefaultMaxOutputSize  = 1 << 20
+)
+
+// Agent is the agent's configuration: where it keeps its state, how it names
+// the host and which sources observe it.
+type Agent struct {
+	// StateDir holds baselines, content blobs and caches.
+	StateDir string `hcl:"state_dir,optional"`
+	// Host names the host; the name defaults to the hostname.
+	Host *Host `hcl:"host,block"`
+	// Files are the file trees to watch, one block each.
+	Files []*Files `hcl:"files,block"`
+	// Commands are commands whose output is configuration.
+	Commands []*Command `hcl:"command,block"`
+	// Packages, when present, records installed packages.
+	Packages *Packages `hcl:"packages,block"`
+	// Services, when present, records systemd unit enablement.
+	Services *Services `hcl:"services,block"`
+	// Users, when present, records users and groups.
+	Users *Users `hcl:"users,block"`
+	// Sysctl, when present, records kernel parameters.
+	Sysctl *Sysctl `hcl:"sysctl,block"`
+	// ListeningPorts, when present, records listening sockets.
+	ListeningPorts *ListeningPorts `hcl:"listening_ports,block"`
+	// Inventory, when present, records the host inventory for documentation.
+	Inventory *Inventory `hcl:"inventory,block"`
+	// Redact sets how secrets are masked in content.
+	Redact *Redact `hcl:"redact,block"`
+
+	// Path is the file the configuration was read from.
+	Path string
+	// Digest is the SHA-256 of the configuration file.
+	Digest baseline.Digest
+}
+
+// Host names the host.
+type Host struct {
+	// Name is the host's name; empty means the hostname.
+	Name string `hcl:"name,optional"`
+	// Labels are free-form labels such as role = "web".
+	Labels map[string]string `hcl:"labels,optional"`
+}
+
+// Files watches files, directories and glob patterns.
+type Files struct {
+	// Name is the block label: files "etc" { … }.
+	Name string `hcl:"name,label"`
+	// Paths are absolute directories, files or patterns with "**".
+	Paths []string `hcl:"paths"`
+	// Exclude are patterns of paths to leave out (see package glob).
+	Exclude []string `hcl:"exclude,optional"`
+	// Content keeps the text content of files, redacted, for diffs. Default
+	// true.
+	Content *bool `hcl:"content,optional"`
+	// MaxContentSize caps the size of a file whose content is kept
+	// ("1MiB"); larger files are recorded by digest.
+	MaxContentSize string `hcl:"max_content_size,optional"`
+	// DigestOnly are patterns of files whose content is never kept, in
+	// addition to the built-in list (shadow files, private keys).
+	DigestOnly []string `hcl:"digest_only,optional"`
+
+	// Body is the block's body, for positions in messages.
+	Body hcl.Body `hcl:",body"`
+
+	// ContentSize is MaxContentSize parsed.
+	ContentSize int64
+}
+
+// KeepContent reports whether text content is kept.
+func (f *Files) KeepContent() bool { return f.Content == nil || *f.Content }
+
+// Command records the output of a command.
+type Command struct {
+	// Name is the block label; the item key is command:NAME.
+	Name string `hcl:"name,label"`
+	// Argv is the program and its arguments; no shell is involved.
+	Argv []string `hcl:"argv"`
+	// Timeout bounds the run ("10s"); on expiry the whole process group is
+	// killed. Default 30s.
+	Timeout string `hcl:"timeout,optional"`
+	// Content keeps the output, redacted, for diffs. Default true.
+	Content *bool `hcl:"content,optional"`
+	// MaxOutputSize caps the output kept ("1MiB").
+	MaxOutputSize string `hcl:"max_output_size,optional"`
+
+	Body hcl.Body `hcl:",body"`
+
+	// TimeoutDuration is Timeout parsed.
+	TimeoutDuration time.Duration
+	// OutputSize is MaxOutputSize parsed.
+	OutputSize int64
+}
+
+// KeepContent reports whether the output is kept.
+func (c *Command) KeepContent() bool { return c.Content == nil || *c.Content }
+
+// Packages records installed packages from the dpkg or rpm database.
+type Packages struct {
+	// Manager is "auto" (default), "dpkg" or "rpm".
+	Manager string `hcl:"manager,optional"`
+	// DpkgStatus is the dpkg status file; default /var/lib/dpkg/status.
+	DpkgStatus string   `hcl:"dpkg_status,optional"`
+	Body       hcl.Body `hcl:",body"`
+}
+
+// Services records systemd unit enablement from the unit directories.
+type Services struct {
+	// Root is the file system root the unit directories are under; default "/".
+	Root string `hcl:"root,optional"`
+	// UnitDirs overrides the systemd unit search path.
+	UnitDirs []string `hcl:"unit_dirs,optional"`
+	Body     hcl.Body `hcl:",body"`
+}
+
+// Users records users and groups from /etc/passwd and /etc/group; shadow
+// content is never read.
+type Users struct {
+	// Passwd is the passwd file; default /etc/passwd.
+	Passwd string `hcl:"passwd,optional"`
+	// Group is the group file; default /etc/group.
+	Group string   `hcl:"group,optional"`
+	Body  hcl.Body `hcl:",body"`
+}
+
+// Sysctl records kernel parameters under /proc/sys.
+type Sysctl struct {
+	// ProcSys is the directory to read; default /proc/sys.
+	ProcSys string `hcl:"proc_sys,optional"`
+	// Include limits the parameters to these dotted-name patterns.
+	Include []string `hcl:"include,optional"`
+	// Exclude leaves out parameters, in addition to the built-in list of
+	// values that change by themselves.
+	Exclude []string `hcl:"exclude,optional"`
+	Body    hcl.Body `hcl:",body"`
+}
+
+// ListeningPorts records listening TCP and bound UDP sockets.
+type ListeningPorts struct {
+	// ProcNet is the directory with tcp, tcp6, udp and udp6; default /proc/net.
+	ProcNet string `hcl:"proc_net,optional"`
+	// Processes names the processes that own each socket. Default true.
+	Processes *bool    `hcl:"processes,optional"`
+	Body      hcl.Body `hcl:",body"`
+}
+
+// Inventory records the host inventory: OS, kernel, CPU, memory, disks and
+// interfaces.
+type Inventory struct {
+	// Root is the file system root to read; default "/".
+	Root string   `hcl:"root,optional"`
+	Body hcl.Body `hcl:",body"`
+}
+
+// Redact sets the patterns that mask secrets in content.
+type Redact struct {
+	// Patterns are regular expressions (RE2 syntax). A match is replaced by
+	// [REDACTED]; when the pattern has a group named "secret", only that
+	// group is.
+	Patterns []string `hcl:"patterns,optional"`
+	// Defaults keeps the built-in patterns (passwords, tokens, keys, PEM
+	// private keys) in addition to Patterns. Default true.
+	Defaults *bool    `hcl:"defaults,optional"`
+	Body     hcl.Body `hcl:",body"`
+}
+
+// UseDefaults reports whether the built-in patterns apply.
+func (r *Redact) UseDefaults() bool { return r == nil || r.Defaults == nil || *r.Defaults }
+
+// Load reads, parses and validates the configuration file at path. Problems
+// come back as a *DiagnosticsError that prints with file:line:col and the
+// offending line.
+func Load(path string) (*Agent, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return Parse(src, path)
+}
+
+// Parse parses and validates a configuration held in memory; filename names
+// it in messages.
+func Parse(src []byte, filename string) (*Agent, error) {
+	p := hclparse.NewParser()
+	f, diags := p.ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Diags: diags, Files: p.Files()}
+	}
+	cfg := &Agent{}
+	diags = append(diags, gohcl.DecodeBody(f.Body, nil, cfg)...)
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Diags: diags, Files: p.Files()}
+	}
+	cfg.Path = filename
+	cfg.Digest = baseline.Sum(src)
+	diags = append(diags, cfg.validate(f.Body)...)
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Diags: diags, Files: p.Files()}
+	}
+	return cfg, nil
+}
+
+// DiagnosticsError carries HCL diagnostics and the files they point into,
+// so that they can be printed with the offending source lines.
+type DiagnosticsError struct {
+	Diags hcl.Diagnostics
+	Files map[string]*hcl.File
+}
+
+// Error returns the diagnostics on one line each, as file:line,col: summary;
+// detail.
+func (e *DiagnosticsError) Error() string {
+	var msgs []string
+	for _, d := range e.Diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msgs = append(msgs, d.Error())
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// WriteText writes the diagnostics as HCL's text writer does: each with its
+// position, the source line and a marker under the offending part.
+func (e *DiagnosticsError) WriteText(w io.Writer) error {
+	wr := hcl.NewDiagnosticTextWriter(w, e.Files, 100, false)
+	return wr.WriteDiagnostics(e.Diags)
+}
+
+// AsDiagnostics returns err as a *DiagnosticsError when it is one.
+func AsDiagnostics(err error) (*DiagnosticsError, bool) {
+	var d *DiagnosticsError
+	ok := errors.As(err, &d)
+	return d, ok
+}
+
+// attrRange returns where the named attribute of body is, or the body's
+// opening when it is absent or body is not native syntax.
+func attrRange(body hcl.Body, name string) *hcl.Range {
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		if a, ok := sb.Attributes[name]; ok {
+			r := a.Expr.Range()
+			return &r
+		}
+		r := sb.SrcRange
+		return &r
+	}
+	return nil
+}
+
+// elemRange returns where element i of a list attribute is, falling back to
+// the attribute itself.
+func elemRange(body hcl.Body, name string, i int) *hcl.Range {
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		if a, ok := sb.Attributes[name]; ok {
+			if tup, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && i < len(tup.Exprs) {
+				r := tup.Exprs[i].Range()
+				return &r
+			}
+		}
+	}
+	return attrRange(body, name)
+}
+
+// blockRange returns where a block's header is.
+func blockRange(body hcl.Body) *hcl.Range {
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		r := sb.SrcRange
+		r.End = r.Start
+		return &r
+	}
+	return nil
+}
+
+func errAt(rng *hcl.Range, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng}
+}
+
+// validate checks every value, parses durations and sizes and fills in
+// defaults. root is the file's top-level body.
+func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	} else if !isAbs(c.StateDir) {
+		diags = append(diags, errAt(attrRange(root, "state_dir"), "Invalid state_dir", fmt.Sprintf("state_dir must be an absolute path, not %q.", c.StateDir)))
+	}
+	if c.Host == nil {
+		c.Host = &Host{}
+	}
+	if c.Host.Name == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.Host.Name = h
+		} else {
+			c.Host.Name = "localhost"
+		}
+	}
+	diags = append(diags, duplicateBlocks(root)...)
+	for _, f := range c.Files {
+		diags = append(diags, f.validate()...)
+	}
+	for _, cmd := range c.Commands {
+		diags = append(diags, cmd.validate()...)
+	}
+	if p := c.Packages; p != nil {
+		switch p.Manager {
+		case "":
+			p.Manager = "auto"
+		case "auto", "dpkg", "rpm":
+		default:
+			diags = append(diags, errAt(attrRange(p.Body, "manager"), "Invalid package manager", fmt.Sprintf("manager must be \"auto\", \"dpkg\" or \"rpm\", not %q.", p.Manager)))
+		}
+		diags = append(diags, checkAbs(p.Body, "dpkg_status", p.DpkgStatus)...)
+	}
+	if s := c.Services; s != nil {
+		diags = append(diags, checkAbs(s.Body, "root", s.Root)...)
+		for i, d := range s.UnitDirs {
+			if !isAbs(d) {
+				diags = append(diags, errAt(elemRange(s.Body, "unit_dirs", i), "Invalid unit directory", fmt.Sprintf("unit_dirs entries must be absolute paths, not %q.", d)))
+			}
+		}
+	}
+	if u := c.Users; u != nil {
+		diags = append(diags, checkAbs(u.Body, "passwd", u.Passwd)...)
+		diags = append(diags, checkAbs(u.Body, "group", u.Group)...)
+	}
+	if s := c.Sysctl; s != nil {
+		diags = append(diags, checkAbs(s.Body, "proc_sys", s.ProcSys)...)
+	}
+	if l := c.ListeningPorts; l != nil {
+		diags = append(diags, checkAbs(l.Body, "proc_net", l.ProcNet)...)
+	}
+	if inv := c.Inventory; inv != nil {
+		diags = append(diags, checkAbs(inv.Body, "root", inv.Root)...)
+	}
+	if r := c.Redact; r != nil {
+		for i, p := range r.Patterns {
+			if _, err := regexp.Compile(p); err != nil {
+				diags = append(diags, errAt(elemRange(r.Body, "patterns", i), "Invalid redaction pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
+			}
+		}
+	}
+	if len(c.Files) == 0 && len(c.Commands) == 0 && c.Packages == nil && c.Services == nil && c.Users == nil &&
+		c.Sysctl == nil && c.ListeningPorts == nil && c.Inventory == nil {
+		r := blockRange(root)
+		diags = append(diags, errAt(r, "No sources configured", "Add at least one source block: files, command, packages, services, users, sysctl, listening_ports or inventory."))
+	}
+	return diags
+}
+
+// duplicateBlocks reports a labelled block (files "etc") defined twice; gohcl
+// already refuses a second unlabelled one.
+func duplicateBlocks(root hcl.Body) hcl.Diagnostics {
+	sb, ok := root.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]hcl.Range{}
+	for _, b := range sb.Blocks {
+		if len(b.Labels) == 0 {
+			continue
+		}
+		key := b.Type + " " + strings.Join(b.Labels, " ")
+		if prev, ok := seen[key]; ok {
+			r := b.DefRange()
+			diags = append(diags, errAt(&r, "Duplicate "+b.Type+" block", fmt.Sprintf("A %s block named %q was already defined at %s.", b.Type, b.Labels[0], prev.String())))
+			continue
+		}
+		seen[key] = b.DefRange()
+	}
+	return diags
+}
+
+func (f *Files) validate() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(f.Paths) == 0 {
+		diags = append(diags, errAt(attrRange(f.Body, "paths"), "No paths", fmt.Sprintf("files %q needs at least one path.", f.Name)))
+	}
+	for i, p := range f.Paths {
+		if !isAbs(p) {
+			diags = append(diags, errAt(elemRange(f.Body, "paths", i), "Invalid path", fmt.Sprintf("Paths must be absolute, not %q.", p)))
+			continue
+		}
+		if glob.HasMeta(p) {
+			if _, err := glob.Compile(p); err != nil {
+				diags = append(diags, errAt(elemRange(f.Body, "paths", i), "Invalid path pattern", err.Error()+"."))
+			}
+		}
+	}
+	for i, p := range f.Exclude {
+		if _, err := glob.Compile(p); err != nil {
+			diags = append(diags, errAt(elemRange(f.Body, "exclude", i), "Invalid exclude pattern", err.Error()+"."))
+		}
+	}
+	for i, p := range f.DigestOnly {
+		if _, err := glob.Compile(p); err != nil {
+			diags = append(diags, errAt(elemRange(f.Body, "digest_only", i), "Invalid digest_only pattern", err.Error()+"."))
+		}
+	}
+	f.ContentSize = DefaultMaxContentSize
+	if f.MaxContentSize != "" {
+		n, err := ParseSize(f.MaxContentSize)
+		if err != nil {
+			diags = append(diags, errAt(attrRange(f.Body, "max_content_size"), "Invalid size", err.Error()+"."))
+		} else {
+			f.ContentSize = n
+		}
+	}
+	return diags
+}
+
+func (c *Command) validate() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(c.Argv) == 0 || c.Argv[0] == "" {
+		diags = append(diags, errAt(attrRange(c.Body, "argv"), "Empty argv", fmt.Sprintf("command %q needs a program to run: argv = [\"program\", \"arg\"].", c.Name)))
+	}
+	c.TimeoutDuration = DefaultCommandTimeout
+	if c.Timeout != "" {
+		d, err := ParseDuration(c.Timeout)
+		switch {
+		case err != nil:
+			diags = append(diags, errAt(attrRange(c.Body, "timeout"), "Invalid duration", err.Error()+"."))
+		case d <= 0:
+			diags = append(diags, errAt(attrRange(c.Body, "timeout"), "Invalid duration", fmt.Sprintf("timeout must be positive, not %q.", c.Timeout)))
+		default:
+			c.TimeoutDuration = d
+		}
+	}
+	c.OutputSize = DefaultMaxOutputSize
+	if c.MaxOutputSize != "" {
+		n, err := ParseSize(c.MaxOutputSize)
+		if err != nil {
+			diags = append(diags, errAt(attrRange(c.Body, "max_output_size"), "Invalid size", err.Error()+"."))
+		} else {
+			c.OutputSize = n
+		}
+	}
+	return diags
+}
+
+func checkAbs(body hcl.Body, name, value string) hcl.Diagnostics {
+	if value == "" || isAbs(value) {
+		return nil
+	}
+	return hcl.Diagnostics{errAt(attrRange(body, name), "Invalid path", fmt.Sprintf("%s must be an absolute path, not %q.", name, value))}
+}
+
+// isAbs accepts "/x" on every system and "C:\x" style paths for Windows
+// hosts.
+func isAbs(p string) bool {
+	if strings.HasPrefix(p, "/") {
+		return true
+	}
+	return len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
