@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -207,6 +208,9 @@ func makePlan(seed uint64, files int, total int64) plan {
 		target, err := filepath.Rel(filepath.FromSlash(dir), filepath.FromSlash(to))
 		if err != nil {
 			target = to // cannot happen for two relative paths
+		}
+		if target == "." {
+			target = ".." // no link to its own directory
 		}
 		p.links = append(p.links, linkSpec{rel: unique(dir, name), target: filepath.ToSlash(target)})
 	}

@@ -1,0 +1,67 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedactDefaults(t *testing.T) {
+	r, err := New(nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, in, want string
+		redacted       bool
+	}{
+		{"ini password", "user = app\npassword = hunter2\nport = 5432\n", "user = app\npassword = [REDACTED]\nport = 5432\n", true},
+		{"prefixed key", "db_password: 'p@ss word'\n", "db_password: [REDACTED]\n", true},
+		{"json", `{"api_key": "abc123", "name": "x"}`, `{"api_key": [REDACTED], "name": "x"}`, true},
+		{"client secret", "CLIENT_SECRET=xyz789 # rotate\n", "CLIENT_SECRET=[REDACTED] # rotate\n", true},
+		{"token colon", "auth_token:abcdef", "auth_token:[REDACTED]", true},
+		{"redis", "requirepass s3cret\nmasterauth other\n", "requirepass [REDACTED]\nmasterauth [REDACTED]\n", true},
+		{"url credentials", "url = postgres://app:pa55@db.internal:5432/app\n", "url = postgres://app:[REDACTED]@db.internal:5432/app\n", true},
+		{"bearer", "Authorization: Bearer eyJhbGciOi.x.y\n", "Authorization: Bearer [REDACTED]\n", true},
+		{"aws", "key AKIAIOSFODNN7EXAMPLE\n", "key [REDACTED]\n", true},
+		{"pem", "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAA\n-----END OPENSSH PRIVATE KEY-----\ny\n",
+			"x\n-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----\ny\n", true},
+		{"public cert kept", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", false},
+		{"no secret", "PermitRootLogin no\nPasswordAuthentication no\n", "PermitRootLogin no\nPasswordAuthentication no\n", false},
+		{"already masked", "password = [REDACTED]\n", "password = [REDACTED]\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, red := r.Redact([]byte(tt.in))
+			if string(got) != tt.want || red != tt.redacted {
+				t.Errorf("Redact(%q) = %q, %v; want %q, %v", tt.in, got, red, tt.want, tt.redacted)
+			}
+			if tt.redacted && strings.Contains(string(got), "hunter2") {
+				t.Error("secret leaked")
+			}
+		})
+	}
+}
+
+func TestRedactCustom(t *testing.T) {
+	// The issue's example pattern has no "secret" group: the whole match goes.
+	r, err := New([]string{`(?i)(password|secret|token|api_key)\s*[:=]\s*\S+`, `(?P<secret>SSN-\d+)`}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, red := r.Redact([]byte("a\npassword=x1\nid SSN-1234 ok\n"))
+	if want := "a\n[REDACTED]\nid [REDACTED] ok\n"; string(got) != want || !red {
+		t.Errorf("got %q, %v; want %q", got, red, want)
+	}
+	if _, err := New([]string{"("}, false); err == nil || !strings.Contains(err.Error(), `"("`) {
+		t.Errorf("bad pattern: err = %v, want one naming the pattern", err)
+	}
+}
+
+func TestRedactDoesNotModifyInput(t *testing.T) {
+	r, _ := New(nil, true)
+	in := []byte("password = a\n")
+	r.Redact(in)
+	if string(in) != "password = a\n" {
+		t.Errorf("input modified: %q", in)
+	}
+}
