@@ -9,14 +9,14 @@ import (
 type style uint8
 
 const (
-	styleKV     style = iota // key = value, sshd-like "key value", or ENV=value
-	styleINI                 // [section] headers with key=value lines
-	styleNginx               // nested blocks of directives ending in ';'
-	styleShell               // a shell script
-	styleList                // apt sources, hosts, crontab or audit rules
-	styleYAML                // nested mappings and lists
-	stylePEM                 // a bundle of PEM blocks
-	styleCount               // number of styles
+	styleKV    style = iota // key = value, sshd-like "key value", or ENV=value
+	styleINI                // [section] headers with key=value lines
+	styleNginx              // nested blocks of directives ending in ';'
+	styleShell              // a shell script
+	styleList               // apt sources, hosts, crontab or audit rules
+	styleYAML               // nested mappings and lists
+	stylePEM                // a bundle of PEM blocks
+	styleCount              // number of styles
 )
 
 // styleWeights is how often each style is drawn, in percent.
