@@ -1,0 +1,389 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/agent/internal/glob"
+	"github.com/driftwatch/driftwatch/agent/internal/source"
+	"github.com/driftwatch/driftwatch/baseline"
+)
+
+// Options configures a file source.
+type Options struct {
+	// Paths are absolute files, directories (walked recursively) or
+	// anchored patterns with "**".
+	Paths []string
+	// Exclude are patterns of paths to leave out; an excluded directory is
+	// not descended into.
+	Exclude []string
+	// Content keeps the content of text files up to MaxContentSize.
+	Content bool
+	// MaxContentSize caps the size of a file whose content is kept.
+	MaxContentSize int64
+	// DigestOnly are patterns of files whose content is never kept.
+	DigestOnly []string
+	// Workers is how many files are read at once; 0 means one per core.
+	Workers int
+	// Cache, when set, lets unchanged files be skipped; see Cache.
+	Cache *Cache
+	// Full reads every file even when the cache says it is unchanged (the
+	// cache is still updated).
+	Full bool
+}
+
+// Source observes files; see the package comment.
+type Source struct {
+	name       string
+	opt        Options
+	roots      []string
+	patterns   []*glob.Pattern // per root; nil for a literal path
+	exclude    glob.Set
+	digestOnly glob.Set
+
+	mu     sync.Mutex
+	users  map[uint32]string
+	groups map[uint32]string
+}
+
+// New checks the options and returns a source named name.
+func New(name string, opt Options) (*Source, error) {
+	s := &Source{name: name, opt: opt, users: map[uint32]string{}, groups: map[uint32]string{}}
+	if len(opt.Paths) == 0 {
+		return nil, fmt.Errorf("files %s: no paths", name)
+	}
+	for _, p := range opt.Paths {
+		if !filepath.IsAbs(p) && !(len(p) > 0 && p[0] == '/') {
+			return nil, fmt.Errorf("files %s: path %q is not absolute", name, p)
+		}
+		if glob.HasMeta(p) {
+			pat, err := glob.Compile(p)
+			if err != nil {
+				return nil, fmt.Errorf("files %s: %w", name, err)
+			}
+			s.roots = append(s.roots, glob.Prefix(p))
+			s.patterns = append(s.patterns, pat)
+			continue
+		}
+		s.roots = append(s.roots, filepath.Clean(p))
+		s.patterns = append(s.patterns, nil)
+	}
+	var err error
+	if s.exclude, err = glob.CompileSet(opt.Exclude); err != nil {
+		return nil, fmt.Errorf("files %s: exclude: %w", name, err)
+	}
+	if s.digestOnly, err = glob.CompileSet(opt.DigestOnly); err != nil {
+		return nil, fmt.Errorf("files %s: digest_only: %w", name, err)
+	}
+	if s.opt.Workers <= 0 {
+		s.opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	return s, nil
+}
+
+// Name implements source.Source.
+func (s *Source) Name() string { return s.name }
+
+// Kind implements source.Source.
+func (s *Source) Kind() string { return baseline.KindFile }
+
+// job is one path for a worker to observe.
+type job struct {
+	path    string
+	pattern *glob.Pattern // the root's pattern, nil for a literal root
+}
+
+// Collect walks the roots and emits one item per path; see source.Source.
+func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
+	jobs := make(chan job, 4096)
+	var wg sync.WaitGroup
+	for range s.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				s.visit(j.path, emit, buf)
+			}
+		}()
+	}
+	seen := map[string]bool{}
+	for i, root := range s.roots {
+		if ctx.Err() != nil {
+			break
+		}
+		s.walk(ctx, root, s.patterns[i], seen, jobs, emit)
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// walk sends root and everything below it to jobs, depth first.
+func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen map[string]bool, jobs chan<- job, emit source.Emitter) {
+	fi, err := os.Lstat(root)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			emit.Warn(fmt.Errorf("%s: %w", root, err))
+		}
+		return
+	}
+	var stack []string
+	send := func(p string, isDir bool) {
+		if s.exclude.Match(p) {
+			return
+		}
+		if pat == nil || pat.Match(p) {
+			if !seen[p] {
+				seen[p] = true
+				jobs <- job{path: p}
+			}
+		}
+		if isDir {
+			stack = append(stack, p)
+		}
+	}
+	send(root, fi.IsDir())
+	for len(stack) > 0 && ctx.Err() == nil {
+		dir := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		entries, err := readDir(dir)
+		if err != nil {
+			emit.Warn(fmt.Errorf("%s: %w", dir, err))
+		}
+		for _, e := range entries {
+			send(join(dir, e.Name()), e.IsDir())
+		}
+	}
+}
+
+func readDir(dir string) ([]fs.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// visit observes one path and emits its item.
+func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
+	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return // gone since the directory was read
+		}
+		it.Error = errText(err)
+		emit.Warn(fmt.Errorf("%s: %w", path, err))
+		emit.Item(it, nil)
+		return
+	}
+	st := sysStat(fi)
+	mode := fi.Mode()
+	attrs := make(baseline.Attrs, 0, 9)
+	attrs = append(attrs, baseline.Attr{Name: baseline.AttrType, Value: fileType(mode)})
+	if st.hasOwner {
+		attrs = append(attrs,
+			baseline.Attr{Name: baseline.AttrUID, Value: strconv.FormatUint(uint64(st.uid), 10)},
+			baseline.Attr{Name: baseline.AttrGID, Value: strconv.FormatUint(uint64(st.gid), 10)})
+		if n := s.userName(st.uid); n != "" {
+			attrs = append(attrs, baseline.Attr{Name: baseline.AttrOwner, Value: n})
+		}
+		if n := s.groupName(st.gid); n != "" {
+			attrs = append(attrs, baseline.Attr{Name: baseline.AttrGroup, Value: n})
+		}
+	}
+	if mode&fs.ModeSymlink == 0 {
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrMode, Value: permString(mode)})
+	}
+	attrs = append(attrs, baseline.Attr{Name: baseline.AttrMtime, Value: fi.ModTime().UTC().Format(time.RFC3339Nano)})
+	switch {
+	case mode.IsRegular():
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrSize, Value: strconv.FormatInt(fi.Size(), 10)})
+	case mode&fs.ModeSymlink != 0:
+		target, err := os.Readlink(path)
+		if err != nil {
+			it.Error = errText(err)
+			emit.Warn(fmt.Errorf("%s: %w", path, err))
+		} else {
+			attrs = append(attrs, baseline.Attr{Name: baseline.AttrTarget, Value: target})
+		}
+	case mode&fs.ModeDevice != 0 && st.hasDevNums:
+		major, minor := devMajorMinor(st.rdev)
+		attrs = append(attrs, baseline.Attr{Name: "rdev", Value: fmt.Sprintf("%d:%d", major, minor)})
+	}
+	it.Attrs = attrs.Sort()
+	if !mode.IsRegular() {
+		emit.Item(it, nil)
+		return
+	}
+
+	entry := Entry{Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
+	if c := s.opt.Cache; c != nil && !s.opt.Full {
+		if old, ok := c.Lookup(path); ok && old.Size == entry.Size && old.Mtime == entry.Mtime &&
+			old.Ctime == entry.Ctime && old.Ino == entry.Ino && old.Dev == entry.Dev {
+			it.Digest, it.Content, it.Redacted = old.Digest, old.Content, old.Redacted
+			emit.Item(it, nil)
+			c.Store(path, old)
+			return
+		}
+	}
+	digest, content, err := s.read(path, fi.Size(), buf)
+	if err != nil {
+		it.Error = errText(err)
+		emit.Warn(fmt.Errorf("%s: %w", path, err))
+		emit.Item(it, nil)
+		return
+	}
+	it.Digest = digest
+	rec := emit.Item(it, content)
+	if c := s.opt.Cache; c != nil {
+		entry.Digest, entry.Content, entry.Redacted = rec.Digest, rec.Content, rec.Redacted
+		c.Store(path, entry)
+	}
+}
+
+// read hashes a regular file and returns its content when it is kept: text
+// (valid UTF-8 without NUL bytes), not over the size cap, not digest-only.
+func (s *Source) read(path string, size int64, buf []byte) (baseline.Digest, []byte, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return baseline.Digest{}, nil, err
+	}
+	defer f.Close()
+	keep := s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path)
+	if keep {
+		data, err := io.ReadAll(io.LimitReader(f, s.opt.MaxContentSize+1))
+		if err != nil {
+			return baseline.Digest{}, nil, err
+		}
+		if int64(len(data)) <= s.opt.MaxContentSize {
+			d := baseline.Sum(data)
+			if isText(data) {
+				return d, data, nil
+			}
+			return d, nil, nil
+		}
+		// It grew past the cap while being read: hash it all, keep nothing.
+		h := sha256.New()
+		h.Write(data)
+		if _, err := io.CopyBuffer(h, f, buf); err != nil {
+			return baseline.Digest{}, nil, err
+		}
+		var d baseline.Digest
+		h.Sum(d[:0])
+		return d, nil, nil
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return baseline.Digest{}, nil, err
+	}
+	var d baseline.Digest
+	h.Sum(d[:0])
+	return d, nil, nil
+}
+
+// isText reports whether content is shown and diffed as text.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c == 0 {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "char"
+	case m&fs.ModeDevice != 0:
+		return "block"
+	}
+	return "unknown"
+}
+
+// permString formats the permission bits with setuid, setgid and sticky as
+// four octal digits, like stat -c %a with a leading digit.
+func permString(m fs.FileMode) string {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%04o", v)
+}
+
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func (s *Source) userName(uid uint32) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.users[uid]; ok {
+		return n
+	}
+	n := ""
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		n = u.Username
+	}
+	s.users[uid] = n
+	return n
+}
+
+func (s *Source) groupName(gid uint32) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.groups[gid]; ok {
+		return n
+	}
+	n := ""
+	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(gid), 10)); err == nil {
+		n = g.Name
+	}
+	s.groups[gid] = n
+	return n
+}

@@ -1,0 +1,196 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/driftwatch/driftwatch/baseline"
+)
+
+// maxWarnings is how many warnings a source's status keeps in full.
+const maxWarnings = 20
+
+// Redactor masks secrets in content.
+type Redactor interface {
+	Redact(content []byte) ([]byte, bool)
+}
+
+// BlobStore keeps redacted content by digest.
+type BlobStore interface {
+	// PutBlob stores content and returns its digest. Storing the same
+	// content twice is cheap and keeps one copy.
+	PutBlob(content []byte) (baseline.Digest, error)
+}
+
+// Runner runs sources into a snapshot: it times each, records its status,
+// redacts the content they capture and stores it.
+type Runner struct {
+	// Sources are run in order.
+	Sources []Source
+	// Redactor masks secrets before content is stored; nil stores none.
+	Redactor Redactor
+	// Blobs stores the redacted content; nil keeps no content.
+	Blobs BlobStore
+	// Log receives one line per source run.
+	Log *zap.Logger
+}
+
+// Snapshot runs every source and returns the snapshot of host. A failing
+// source is recorded in the snapshot, not returned; an error means the
+// snapshot could not be made at all (content could not be stored, or ctx
+// ended).
+func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Snapshot, error) {
+	log := r.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	snap := &baseline.Snapshot{Format: baseline.FormatVersion, Host: host, TakenAt: time.Now().UTC()}
+	owner := map[string]string{}
+	for _, src := range r.Sources {
+		em := &emitter{r: r}
+		start := time.Now()
+		err := src.Collect(ctx, em)
+		took := time.Since(start)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("snapshot: %w", ctx.Err())
+		}
+		if em.storeErr != nil {
+			return nil, fmt.Errorf("snapshot: source %s: %w", src.Name(), em.storeErr)
+		}
+		st := baseline.SourceStatus{Name: src.Name(), Kind: src.Kind(), Status: baseline.StatusOK, Took: took}
+		if err != nil {
+			st.Status = baseline.StatusError
+			st.Error = err.Error()
+			em.items = nil
+		} else if em.warnCount > 0 {
+			st.Status = baseline.StatusPartial
+		}
+		st.Warnings, st.WarningCount = em.warnings, em.warnCount
+		for _, it := range em.items {
+			if prev, dup := owner[it.Key]; dup {
+				st.WarningCount++
+				if len(st.Warnings) < maxWarnings {
+					st.Warnings = append(st.Warnings, fmt.Sprintf("%s: already observed by %s", baseline.EscapeBytes(it.Key), prev))
+				}
+				continue
+			}
+			owner[it.Key] = src.Name()
+			snap.Items = append(snap.Items, it)
+			st.Items++
+		}
+		snap.Sources = append(snap.Sources, st)
+		fields := []zap.Field{zap.String("source", src.Name()), zap.String("status", st.Status),
+			zap.Int("items", st.Items), zap.Duration("took", took)}
+		switch st.Status {
+		case baseline.StatusError:
+			log.Warn("source failed", append(fields, zap.String("error", st.Error))...)
+		case baseline.StatusPartial:
+			log.Warn("source ran with problems", append(fields, zap.Int("warnings", st.WarningCount), zap.Strings("first", first(st.Warnings, 3)))...)
+		default:
+			log.Debug("source ran", fields...)
+		}
+	}
+	snap.Sort()
+	return snap, nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// emitter collects one source's items and warnings.
+type emitter struct {
+	r         *Runner
+	mu        sync.Mutex
+	items     []baseline.Item
+	warnings  []string
+	warnCount int
+	storeErr  error
+}
+
+func (e *emitter) Item(it baseline.Item, content []byte) baseline.Item {
+	if content != nil {
+		it.Content, it.Redacted = baseline.Digest{}, false
+		if e.r.Blobs != nil {
+			red, redacted := content, false
+			if e.r.Redactor != nil {
+				red, redacted = e.r.Redactor.Redact(content)
+			}
+			d, err := e.r.Blobs.PutBlob(red)
+			if err != nil {
+				e.mu.Lock()
+				if e.storeErr == nil {
+					e.storeErr = fmt.Errorf("store content of %s: %w", baseline.EscapeBytes(it.Key), err)
+				}
+				e.mu.Unlock()
+			} else {
+				it.Content, it.Redacted = d, redacted
+			}
+		}
+	}
+	e.mu.Lock()
+	e.items = append(e.items, it)
+	e.mu.Unlock()
+	return it
+}
+
+func (e *emitter) Warn(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.warnCount++
+	if len(e.warnings) < maxWarnings {
+		e.warnings = append(e.warnings, baseline.EscapeBytes(err.Error()))
+	}
+}
+
+// MemoryBlobs is a BlobStore in memory, for snapshots that are not kept and
+// for tests. It is safe for concurrent use.
+type MemoryBlobs struct {
+	mu    sync.Mutex
+	blobs map[baseline.Digest][]byte
+}
+
+// PutBlob implements BlobStore.
+func (m *MemoryBlobs) PutBlob(content []byte) (baseline.Digest, error) {
+	d := baseline.Sum(content)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.blobs == nil {
+		m.blobs = map[baseline.Digest][]byte{}
+	}
+	if _, ok := m.blobs[d]; !ok {
+		m.blobs[d] = append([]byte(nil), content...)
+	}
+	return d, nil
+}
+
+// Blob implements baseline.BlobSource.
+func (m *MemoryBlobs) Blob(d baseline.Digest) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.blobs[d]
+	if !ok {
+		return nil, fmt.Errorf("blob %s not found", d.Short())
+	}
+	return b, nil
+}
+
+// Digests returns the digests held, sorted.
+func (m *MemoryBlobs) Digests() []baseline.Digest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]baseline.Digest, 0, len(m.blobs))
+	for d := range m.blobs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
