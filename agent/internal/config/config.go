@@ -110,6 +110,9 @@ type Command struct {
 	Content *bool `hcl:"content,optional"`
 	// MaxOutputSize caps the output kept ("1MiB").
 	MaxOutputSize string `hcl:"max_output_size,optional"`
+	// IgnoreLines are regular expressions of output lines to drop before
+	// comparing, for lines that change on every run.
+	IgnoreLines []string `hcl:"ignore_lines,optional"`
 
 	Body hcl.Body `hcl:",body"`
 
@@ -452,6 +455,11 @@ func (c *Command) validate() hcl.Diagnostics {
 			diags = append(diags, errAt(attrRange(c.Body, "timeout"), "Invalid duration", fmt.Sprintf("timeout must be positive, not %q.", c.Timeout)))
 		default:
 			c.TimeoutDuration = d
+		}
+	}
+	for i, p := range c.IgnoreLines {
+		if _, err := regexp.Compile(p); err != nil {
+			diags = append(diags, errAt(elemRange(c.Body, "ignore_lines", i), "Invalid ignore_lines pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
 		}
 	}
 	c.OutputSize = DefaultMaxOutputSize
