@@ -1,0 +1,176 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/driftwatch/driftwatch/agent/internal/config"
+	"github.com/driftwatch/driftwatch/agent/internal/redact"
+	"github.com/driftwatch/driftwatch/agent/internal/source"
+	"github.com/driftwatch/driftwatch/agent/internal/source/all"
+	"github.com/driftwatch/driftwatch/agent/internal/source/file"
+	"github.com/driftwatch/driftwatch/agent/internal/state"
+	"github.com/driftwatch/driftwatch/baseline"
+)
+
+// ErrNoBaseline is returned by Check when no baseline has been approved.
+var ErrNoBaseline = state.ErrNoBaseline
+
+// Agent observes one host.
+type Agent struct {
+	cfg      *config.Agent
+	log      *zap.Logger
+	store    *state.Store
+	redactor *redact.Redactor
+	version  string
+}
+
+// New opens the state directory the configuration names and returns an
+// agent. version is the agent's version, recorded in snapshots.
+func New(cfg *config.Agent, log *zap.Logger, version string) (*Agent, error) {
+	st, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	var patterns []string
+	if cfg.Redact != nil {
+		patterns = cfg.Redact.Patterns
+	}
+	red, err := redact.New(patterns, cfg.Redact.UseDefaults())
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, log: log, store: st, redactor: red, version: version}, nil
+}
+
+// Store returns the agent's state store.
+func (a *Agent) Store() *state.Store { return a.store }
+
+// Config returns the agent's configuration.
+func (a *Agent) Config() *config.Agent { return a.cfg }
+
+// Host returns the host's identity as configured.
+func (a *Agent) Host() baseline.Host {
+	return baseline.Host{Name: a.cfg.Host.Name, Labels: a.cfg.Host.Labels}
+}
+
+// SnapshotOptions tunes a snapshot.
+type SnapshotOptions struct {
+	// Full re-reads every file instead of trusting the scan cache for files
+	// whose size, times, inode and device are unchanged.
+	Full bool
+}
+
+// Snapshot observes the host with every configured source. The content it
+// captures is redacted and stored in the state directory.
+func (a *Agent) Snapshot(ctx context.Context, opt SnapshotOptions) (*baseline.Snapshot, error) {
+	cache, err := file.LoadCache(a.store.CachePath(), a.cfg.Digest)
+	if err != nil {
+		a.log.Warn("scan cache not used; every file is read", zap.Error(err))
+	}
+	srcs, err := all.Sources(a.cfg, all.Options{Cache: cache, Full: opt.Full})
+	if err != nil {
+		return nil, err
+	}
+	r := &source.Runner{Sources: srcs, Redactor: a.redactor, Blobs: a.store, Log: a.log.Named("source")}
+	snap, err := r.Snapshot(ctx, a.Host())
+	if err != nil {
+		return nil, err
+	}
+	snap.AgentVersion = a.version
+	snap.ConfigDigest = a.cfg.Digest
+	if cache.Dirty() {
+		if err := cache.Save(a.store.CachePath()); err != nil {
+			a.log.Warn("scan cache not saved; the next check reads every file", zap.Error(err))
+		}
+	}
+	return snap, nil
+}
+
+// Approval says who approves a baseline and why.
+type Approval struct {
+	// By is who approves; empty means the user running the agent.
+	By string
+	// Reason is why; required.
+	Reason string
+	// Tickets are change tickets the approval refers to.
+	Tickets []string
+}
+
+// Approve stores snap (a new snapshot when nil) as the next baseline
+// version.
+func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approval) (*baseline.Baseline, error) {
+	if ap.Reason == "" {
+		return nil, errors.New("approve: a reason is required (-reason)")
+	}
+	if snap == nil {
+		var err error
+		if snap, err = a.Snapshot(ctx, SnapshotOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	by := ap.By
+	if by == "" {
+		by = currentUser()
+	}
+	b, err := a.store.Approve(baseline.Meta{
+		Host: snap.Host.Name, ApprovedBy: by, ApprovedAt: time.Now().UTC(), Reason: ap.Reason,
+		Tickets: ap.Tickets, Reviewed: true,
+	}, snap)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("baseline approved", zap.Int("baseline_version", b.Version), zap.Int("items", b.Items),
+		zap.String("approved_by", by), zap.Strings("tickets", ap.Tickets))
+	return b, nil
+}
+
+// Check takes a snapshot and compares it with the approved baseline.
+func (a *Agent) Check(ctx context.Context, opt SnapshotOptions) (*baseline.Drift, *baseline.Baseline, error) {
+	b, err := a.store.Current()
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := a.Snapshot(ctx, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return baseline.DiffBaseline(b, snap, baseline.DiffOptions{Blobs: a.store}), b, nil
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// ConfigError tells whether err is a configuration problem, for exit codes.
+func ConfigError(err error) bool {
+	_, ok := config.AsDiagnostics(err)
+	return ok
+}
+
+// LoadConfig loads and validates the configuration at path.
+func LoadConfig(path string) (*config.Agent, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// WriteConfigError writes a configuration error with file:line:col and the
+// offending line, or its plain text for other errors.
+func WriteConfigError(w interface{ Write([]byte) (int, error) }, err error) {
+	if d, ok := config.AsDiagnostics(err); ok {
+		d.WriteText(w)
+		return
+	}
+	fmt.Fprintln(w, err)
+}
