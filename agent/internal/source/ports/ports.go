@@ -36,7 +36,10 @@ const (
 
 // Defaults for Options.
 const (
-	DefaultProcNet  = "/proc/net"
+	// DefaultProcNet is where the kernel shows the socket tables of the
+	// agent's network namespace.
+	DefaultProcNet = "/proc/net"
+	// DefaultProcRoot is the host's proc file system.
 	DefaultProcRoot = "/proc"
 )
 

@@ -147,8 +147,9 @@ func (s *Source) Kind() string { return baseline.KindSysctl }
 // when the ProcSys directory itself cannot be read. A parameter that cannot
 // be read because it is write-only (permission denied, invalid argument or
 // an I/O error on read, as for net.ipv6.conf.*.stable_secret when unset) is
-// skipped without a word; any other read error gives the item an Error and
-// a warning. An unreadable subdirectory is a warning.
+// skipped without a word, and so is one that vanished since its directory
+// was read; any other read error gives the item an Error and a warning. An
+// unreadable subdirectory is a warning.
 func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 	if _, err := os.ReadDir(s.root); err != nil {
 		return fmt.Errorf("sysctl: %w", err)
@@ -158,7 +159,9 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 			return cerr
 		}
 		if err != nil {
-			emit.Warn(fmt.Errorf("sysctl: %w", err))
+			if !errors.Is(err, fs.ErrNotExist) {
+				emit.Warn(fmt.Errorf("sysctl: %w", err))
+			}
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -184,7 +187,9 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 		switch {
 		case err == nil:
 			it.Attrs = it.Attrs.Set(AttrValue, normalise(b))
-		case writeOnly(err):
+		case writeOnly(err), errors.Is(err, fs.ErrNotExist):
+			// No value, or gone since the directory was read (the
+			// parameters of an interface that was just removed).
 			return nil
 		default:
 			it.Error = err.Error()

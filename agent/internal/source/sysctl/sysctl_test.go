@@ -19,15 +19,17 @@ const fixture = "testdata/proc/sys"
 
 // fixtureErrors are the read errors of the fixture host, by path below
 // fixture: what a real /proc/sys gives for write-only parameters, an unset
-// secret, and one failing read.
+// secret, a parameter that vanished (its interface was removed) and one
+// failing read.
 var fixtureErrors = map[string]syscall.Errno{
-	"net/ipv4/route/flush":            syscall.EACCES,
-	"net/ipv6/route/flush":            syscall.EACCES,
-	"net/ipv6/conf/all/stable_secret": syscall.EIO,
-	"vm/drop_caches":                  syscall.EACCES,
-	"vm/compact_memory":               syscall.EINVAL,
-	"vm/stat_refresh":                 syscall.EPERM,
-	"kernel/sysrq":                    syscall.EBUSY,
+	"net/ipv4/route/flush":               syscall.EACCES,
+	"net/ipv6/route/flush":               syscall.EACCES,
+	"net/ipv6/conf/all/stable_secret":    syscall.EIO,
+	"vm/drop_caches":                     syscall.EACCES,
+	"vm/compact_memory":                  syscall.EINVAL,
+	"vm/stat_refresh":                    syscall.EPERM,
+	"kernel/sysrq":                       syscall.EBUSY,
+	"net/ipv4/conf/veth1a2b3c/rp_filter": syscall.ENOENT,
 }
 
 // newFixture returns a source over the fixture tree whose reads fail as
