@@ -43,7 +43,7 @@ func WriteText(w io.Writer, d *baseline.Drift, h Header) error {
 		ew.printf(")\n")
 	}
 	if d.Empty() {
-		ew.printf("no drift: %d changes\n", 0)
+		ew.printf("no drift\n")
 		return ew.err
 	}
 	n := d.Summary.Total()
