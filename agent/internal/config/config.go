@@ -250,11 +250,28 @@ func (e *DiagnosticsError) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
-// WriteText writes the diagnostics as HCL's text writer does: each with its
-// position, the source line and a marker under the offending part.
+// WriteText writes each diagnostic as a file:line:col line that editors and
+// terminals link to, followed by HCL's text rendering: the source line and a
+// marker under the offending part.
 func (e *DiagnosticsError) WriteText(w io.Writer) error {
 	wr := hcl.NewDiagnosticTextWriter(w, e.Files, 100, false)
-	return wr.WriteDiagnostics(e.Diags)
+	for _, d := range e.Diags {
+		pos := "config"
+		if d.Subject != nil {
+			pos = fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s: %s\n", pos, sev, d.Summary); err != nil {
+			return err
+		}
+		if err := wr.WriteDiagnostic(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AsDiagnostics returns err as a *DiagnosticsError when it is one.
