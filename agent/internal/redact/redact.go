@@ -23,7 +23,10 @@ var Defaults = []string{
 	// key = value, key: value and key => value where the key names a secret
 	// (db_password, client_secret, api-key, auth_token …). The value may be
 	// quoted.
-	`(?i)\b[\w.-]*(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\w.-]*["']?[ \t]*(?:=|:|=>)[ \t]*(?P<secret>"[^"\n]*"|'[^'\n]*'|[^\s"',;#]+)`,
+	`(?i)\b[\w.-]*(?:password|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\w.-]*["']?[ \t]*(?:=|:|=>)[ \t]*(?P<secret>"[^"\n]*"|'[^'\n]*'|[^\s"',;#]+)`,
+	// "passwd" only with = or =>: "NOPASSWD:" in sudoers is a tag, not a
+	// secret, and must stay visible.
+	`(?i)\b[\w.-]*passwd[\w.-]*["']?[ \t]*(?:=|=>)[ \t]*(?P<secret>"[^"\n]*"|'[^'\n]*'|[^\s"',;#]+)`,
 	// Directive style: "requirepass s3cret", "masterauth s3cret" (Redis),
 	// "password s3cret" (netrc, chap-secrets).
 	`(?im)^[ \t]*(?:requirepass|masterauth|password|passwd)[ \t]+(?P<secret>[^\s=:]\S*)`,

@@ -27,6 +27,8 @@ func TestRedactDefaults(t *testing.T) {
 			"x\n-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----\ny\n", true},
 		{"public cert kept", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", false},
 		{"no secret", "PermitRootLogin no\nPasswordAuthentication no\n", "PermitRootLogin no\nPasswordAuthentication no\n", false},
+		{"sudoers tags stay visible", "deploy ALL=(ALL) NOPASSWD: ALL\n%admin ALL=(ALL) PASSWD: ALL\n", "deploy ALL=(ALL) NOPASSWD: ALL\n%admin ALL=(ALL) PASSWD: ALL\n", false},
+		{"passwd key", "db_passwd=abc\n", "db_passwd=[REDACTED]\n", true},
 		{"already masked", "password = [REDACTED]\n", "password = [REDACTED]\n", false},
 	}
 	for _, tt := range tests {
