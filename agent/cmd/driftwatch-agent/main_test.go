@@ -322,4 +322,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
