@@ -135,9 +135,13 @@ func IsInformational(attr string) bool { return informational[attr] }
 // baseline's) and returns the drift, item by item. It is a pure function of
 // its arguments and the blobs they reference.
 func Diff(old, new *Snapshot, opt DiffOptions) *Drift {
+	return diff(old, new, old.Digest(), opt)
+}
+
+func diff(old, new *Snapshot, oldDigest Digest, opt DiffOptions) *Drift {
 	d := &Drift{
 		Host:           new.Host.Name,
-		BaselineDigest: old.Digest(),
+		BaselineDigest: oldDigest,
 		SnapshotDigest: new.Digest(),
 		TakenAt:        new.TakenAt,
 		Changes:        []Change{},
@@ -172,9 +176,14 @@ func Diff(old, new *Snapshot, opt DiffOptions) *Drift {
 	return d
 }
 
-// DiffBaseline compares a snapshot with an approved baseline.
+// DiffBaseline compares a snapshot with an approved baseline, whose state
+// digest is the one its approval recorded.
 func DiffBaseline(b *Baseline, snap *Snapshot, opt DiffOptions) *Drift {
-	d := Diff(b.Snapshot, snap, opt)
+	dg := b.SnapshotDigest
+	if dg.IsZero() {
+		dg = b.Snapshot.Digest()
+	}
+	d := diff(b.Snapshot, snap, dg, opt)
 	d.BaselineVersion = b.Version
 	return d
 }

@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -177,8 +178,8 @@ func (it Item) MarshalJSON() ([]byte, error) {
 
 func (it *Item) appendJSON(b []byte) []byte {
 	b = append(b, `{"key":`...)
-	b = appendString(b, EscapeBytes(it.Key))
-	if !utf8.ValidString(it.Key) {
+	b, valid := appendStringValid(b, it.Key)
+	if !valid {
 		b = append(b, `,"key_raw":`...)
 		b = appendString(b, base64.StdEncoding.EncodeToString([]byte(it.Key)))
 	}
@@ -195,8 +196,8 @@ func (it *Item) appendJSON(b []byte) []byte {
 			}
 			b = appendString(b, a.Name)
 			b = append(b, ':')
-			b = appendString(b, EscapeBytes(a.Value))
-			if !utf8.ValidString(a.Value) {
+			var ok bool
+			if b, ok = appendStringValid(b, a.Value); !ok {
 				raw = true
 			}
 		}
@@ -221,12 +222,12 @@ func (it *Item) appendJSON(b []byte) []byte {
 	}
 	if !it.Digest.IsZero() {
 		b = append(b, `,"sha256":"`...)
-		b = append(b, it.Digest.String()...)
+		b = hex.AppendEncode(b, it.Digest[:])
 		b = append(b, '"')
 	}
 	if !it.Content.IsZero() {
 		b = append(b, `,"content":"`...)
-		b = append(b, it.Content.String()...)
+		b = hex.AppendEncode(b, it.Content[:])
 		b = append(b, '"')
 	}
 	if it.Redacted {
@@ -293,22 +294,27 @@ func EscapeBytes(s string) string {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, with invalid UTF-8 escaped by
-// EscapeBytes. HTML characters are not escaped, so the output matches
-// encoding/json with SetEscapeHTML(false).
+// appendString appends s as a JSON string, with bytes that are not valid
+// UTF-8 written as \xNN text (see EscapeBytes). HTML characters are not
+// escaped, so the output matches encoding/json with SetEscapeHTML(false).
 func appendString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = EscapeBytes(s)
-	}
+	b, _ = appendStringValid(b, s)
+	return b
+}
+
+// appendStringValid is appendString that also reports whether s was valid
+// UTF-8.
+func appendStringValid(b []byte, s string) ([]byte, bool) {
+	valid := true
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
 		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -327,7 +333,15 @@ func appendString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '\u2028' || r == '\u2029' {
+		switch {
+		case r == utf8.RuneError && size == 1:
+			valid = false
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			i++
+			start = i
+			continue
+		case r == '\u2028' || r == '\u2029':
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
@@ -337,5 +351,5 @@ func appendString(b []byte, s string) []byte {
 		i += size
 	}
 	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, '"'), valid
 }

@@ -162,9 +162,31 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
+	// Encode the items once, hashing them for the header's digest.
+	hash := sha256.New()
+	var body bytes.Buffer
+	body.Grow(len(s.Items) * 256)
+	b := make([]byte, 0, 512)
+	b = appendString(b, s.Host.Name)
+	b = append(b, '\n')
+	hash.Write(b)
+	for i := range s.Items {
+		b = b[:0]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		start := len(b)
+		b = s.Items[i].appendJSON(b)
+		hash.Write(b[start:])
+		hash.Write([]byte{'\n'})
+		body.Write(b)
+	}
+	var digest Digest
+	hash.Sum(digest[:0])
 	h := header{
 		Format: FormatVersion, Host: s.Host, TakenAt: s.TakenAt.UTC(), AgentVersion: s.AgentVersion,
-		ConfigDigest: s.ConfigDigest, Digest: s.Digest(), Sources: s.Sources,
+		ConfigDigest: s.ConfigDigest, Digest: digest, Sources: s.Sources,
 	}
 	var hb bytes.Buffer
 	enc := json.NewEncoder(&hb)
@@ -176,16 +198,7 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.Write(head)
 	bw.WriteString(`,"items":[`)
-	b := make([]byte, 0, 512)
-	for i := range s.Items {
-		b = b[:0]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '\n')
-		b = s.Items[i].appendJSON(b)
-		bw.Write(b)
-	}
+	bw.Write(body.Bytes())
 	bw.WriteString("\n]}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
@@ -206,31 +219,46 @@ func (s *Snapshot) Marshal() ([]byte, error) {
 // version, the item order and, when the encoding carries one, the state
 // digest. A snapshot whose items do not match its digest is an error.
 func Decode(r io.Reader) (*Snapshot, error) {
-	var in struct {
-		header
-		Items []Item `json:"items"`
-	}
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
-	if err := dec.Decode(&in); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
-	if in.Format != FormatVersion {
-		return nil, fmt.Errorf("decode snapshot: format version %d is not supported (want %d)", in.Format, FormatVersion)
+	return Unmarshal(data)
+}
+
+// Unmarshal decodes a snapshot from b; see Decode.
+func Unmarshal(data []byte) (*Snapshot, error) {
+	s, recorded, computed, ok, err := decodeCanonical(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
-	s := &Snapshot{
-		Format: in.Format, Host: in.Host, TakenAt: in.TakenAt, AgentVersion: in.AgentVersion,
-		ConfigDigest: in.ConfigDigest, Sources: in.Sources, Items: in.Items,
+	if !ok {
+		// Not in canonical form (reformatted, or written by other tools):
+		// decode generically and compute the digest.
+		var in struct {
+			header
+			Items []Item `json:"items"`
+		}
+		if err := json.Unmarshal(data, &in); err != nil {
+			return nil, fmt.Errorf("decode snapshot: %w", err)
+		}
+		s = &Snapshot{Format: in.Format, Host: in.Host, TakenAt: in.TakenAt, AgentVersion: in.AgentVersion,
+			ConfigDigest: in.ConfigDigest, Sources: in.Sources, Items: in.Items}
+		recorded = in.Digest
+		if in.Items != nil {
+			if err := s.Validate(); err == nil {
+				computed = s.Digest()
+			}
+		}
+	}
+	if s.Format != FormatVersion {
+		return nil, fmt.Errorf("decode snapshot: format version %d is not supported (want %d)", s.Format, FormatVersion)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
-	if !in.Digest.IsZero() {
-		if got := s.Digest(); got != in.Digest {
-			return nil, fmt.Errorf("decode snapshot: content does not match its digest (recorded %s, computed %s)", in.Digest.Short(), got.Short())
-		}
+	if !recorded.IsZero() && recorded != computed {
+		return nil, fmt.Errorf("decode snapshot: content does not match its digest (recorded %s, computed %s)", recorded.Short(), computed.Short())
 	}
 	return s, nil
 }
-
-// Unmarshal decodes a snapshot from b; see Decode.
-func Unmarshal(b []byte) (*Snapshot, error) { return Decode(bytes.NewReader(b)) }
