@@ -67,8 +67,6 @@ func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Sn
 			st.Status = baseline.StatusError
 			st.Error = err.Error()
 			em.items = nil
-		} else if em.warnCount > 0 {
-			st.Status = baseline.StatusPartial
 		}
 		st.Warnings, st.WarningCount = em.warnings, em.warnCount
 		for _, it := range em.items {
@@ -82,6 +80,10 @@ func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Sn
 			owner[it.Key] = src.Name()
 			snap.Items = append(snap.Items, it)
 			st.Items++
+		}
+		if st.Status == baseline.StatusOK && st.WarningCount > 0 {
+			// Warnings include items dropped as already observed.
+			st.Status = baseline.StatusPartial
 		}
 		snap.Sources = append(snap.Sources, st)
 		fields := []zap.Field{zap.String("source", src.Name()), zap.String("status", st.Status),
@@ -119,11 +121,9 @@ type emitter struct {
 func (e *emitter) Item(it baseline.Item, content []byte) baseline.Item {
 	if content != nil {
 		it.Content, it.Redacted = baseline.Digest{}, false
-		if e.r.Blobs != nil {
-			red, redacted := content, false
-			if e.r.Redactor != nil {
-				red, redacted = e.r.Redactor.Redact(content)
-			}
+		// Without a redactor no content is stored: none leaves unredacted.
+		if e.r.Blobs != nil && e.r.Redactor != nil {
+			red, redacted := e.r.Redactor.Redact(content)
 			d, err := e.r.Blobs.PutBlob(red)
 			if err != nil {
 				e.mu.Lock()

@@ -17,7 +17,7 @@
 //	  blobs/ab/abcdef…      redacted content, named by its SHA-256
 //	  baselines/index.json  versions, approvals, file digests, HMAC
 //	  baselines/v000001.json canonical snapshot encoding of each version
-//	  cache/files.gob       the file source's scan cache
+//	  cache/files.bin       the file source's scan cache
 package state
 
 import (
@@ -109,7 +109,7 @@ func Open(dir string) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // CachePath returns where the file source's scan cache lives.
-func (s *Store) CachePath() string { return filepath.Join(s.dir, "cache", "files.gob") }
+func (s *Store) CachePath() string { return filepath.Join(s.dir, "cache", "files.bin") }
 
 func (s *Store) blobPath(d baseline.Digest) string {
 	h := d.String()

@@ -336,6 +336,15 @@ func fileType(m fs.FileMode) string {
 	return "unknown"
 }
 
+// permStrings holds the formatted permission values, shared by every item.
+var permStrings [0o10000]string
+
+func init() {
+	for v := range permStrings {
+		permStrings[v] = fmt.Sprintf("%04o", v)
+	}
+}
+
 // permString formats the permission bits with setuid, setgid and sticky as
 // four octal digits, like stat -c %a with a leading digit.
 func permString(m fs.FileMode) string {
@@ -349,7 +358,7 @@ func permString(m fs.FileMode) string {
 	if m&fs.ModeSticky != 0 {
 		v |= 0o1000
 	}
-	return fmt.Sprintf("%04o", v)
+	return permStrings[v]
 }
 
 func errText(err error) string {

@@ -219,7 +219,7 @@ func TestCacheSkipsUnchangedFiles(t *testing.T) {
 	}
 	poison := baseline.Sum([]byte("poison"))
 	e.Digest = poison
-	loaded.old[path] = e
+	loaded.entries[pathHash(path)].Entry = e
 	src, _ = New("files", Options{Paths: []string{root}, Content: true, MaxContentSize: 1024, Cache: loaded})
 	if got := sourcetest.Collect(t, src).Lookup("file:" + path).Digest; got != poison {
 		t.Errorf("unchanged file was re-read (digest %s)", got.Short())
@@ -240,5 +240,54 @@ func TestCacheSkipsUnchangedFiles(t *testing.T) {
 	other, _ := LoadCache(cachePath, baseline.Sum([]byte("other config")))
 	if _, ok := other.Lookup(path); ok {
 		t.Error("cache reused under another configuration")
+	}
+}
+
+func TestCacheCleanAfterUnchangedScan(t *testing.T) {
+	root := tree(t)
+	cfg := baseline.Sum([]byte("c"))
+	cachePath := filepath.Join(t.TempDir(), "cache")
+	c := NewCache(cfg)
+	src, _ := New("files", Options{Paths: []string{root}, Cache: c})
+	sourcetest.Collect(t, src)
+	if err := c.Save(cachePath); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := LoadCache(cachePath, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ = New("files", Options{Paths: []string{root}, Cache: c2})
+	sourcetest.Collect(t, src)
+	if c2.Dirty() {
+		t.Error("an unchanged scan made the cache dirty; it would be rewritten on every check")
+	}
+	// A deleted file makes it dirty: its entry must go.
+	os.Remove(filepath.Join(root, "hosts"))
+	os.Remove(filepath.Join(root, "big.conf"))
+	c3, _ := LoadCache(cachePath, cfg)
+	src, _ = New("files", Options{Paths: []string{root}, Cache: c3})
+	sourcetest.Collect(t, src)
+	if !c3.Dirty() {
+		t.Error("a scan with a deleted file left the cache clean")
+	}
+}
+
+func TestCacheDamagedFileIgnored(t *testing.T) {
+	cfg := baseline.Sum([]byte("c"))
+	p := filepath.Join(t.TempDir(), "cache")
+	c := NewCache(cfg)
+	c.Store("/etc/x", Entry{Size: 1})
+	if err := c.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:len(b)-5], 0o600)
+	got, err := LoadCache(p, cfg)
+	if err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("err = %v, want a truncated-cache error", err)
+	}
+	if _, ok := got.Lookup("/etc/x"); ok {
+		t.Error("a damaged cache was used")
 	}
 }
