@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -73,15 +75,19 @@ func mutateTree(root string, seed uint64, n int) (stats, error) {
 		}
 		st.chmodded++
 	}
+	touched := make(map[string]bool) // directories that gain or lose entries
 	for _, rel := range files[2*n : 3*n] {
 		if err := os.Remove(filepath.Join(root, rel)); err != nil {
 			return st, err
 		}
+		touched[filepath.Dir(rel)] = true
 		st.deleted++
 	}
 	var buf []byte
 	for i := range n {
-		dir := filepath.Join(root, dirs[r.IntN(len(dirs))])
+		rel := dirs[r.IntN(len(dirs))]
+		touched[rel] = true
+		dir := filepath.Join(root, rel)
 		name := filepath.Join(dir, fmt.Sprintf("added-%d.conf", i))
 		for k := 2; ; k++ {
 			if _, err := os.Lstat(name); err != nil {
@@ -96,6 +102,13 @@ func mutateTree(root string, seed uint64, n int) (stats, error) {
 		}
 		st.added++
 		st.bytes += int64(len(buf))
+	}
+	// Give the changed directories mtimes that do not depend on the clock.
+	for _, rel := range slices.Sorted(maps.Keys(touched)) {
+		t := when()
+		if err := os.Chtimes(filepath.Join(root, rel), t, t); err != nil {
+			return st, err
+		}
 	}
 	return st, nil
 }

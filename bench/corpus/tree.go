@@ -126,16 +126,31 @@ func makePlan(seed uint64, files int, total int64) plan {
 	}
 
 	nDirs := max(1, files/filesPerDir)
-	nTop := min(max(1, nDirs/40), len(topNames)*2)
+	nTop := min(max(1, nDirs/8), len(topNames)*2)
+	var byDepth [maxDirDepth + 1][]int // indexes into p.dirs
 	for i := range nTop {
 		name := topNames[i%len(topNames)]
+		byDepth[1] = append(byDepth[1], len(p.dirs))
 		p.dirs = append(p.dirs, dirSpec{rel: unique("", name), depth: 1})
 	}
 	for len(p.dirs) < nDirs {
-		parent := p.dirs[r.IntN(len(p.dirs))]
-		if parent.depth >= maxDirDepth {
-			continue
+		// Shallow directories are the most common, as in /etc.
+		depth := 2
+		switch q := r.IntN(100); {
+		case q < 45:
+		case q < 75:
+			depth = 3
+		case q < 90:
+			depth = 4
+		default:
+			depth = 5
 		}
+		for len(byDepth[depth-1]) == 0 {
+			depth--
+		}
+		parents := byDepth[depth-1]
+		parent := p.dirs[parents[r.IntN(len(parents))]]
+		byDepth[depth] = append(byDepth[depth], len(p.dirs))
 		var name string
 		switch q := r.IntN(100); {
 		case q < 60:

@@ -337,13 +337,12 @@ func fileType(m fs.FileMode) string {
 }
 
 // permStrings holds the formatted permission values, shared by every item.
-var permStrings [0o10000]string
-
-func init() {
-	for v := range permStrings {
-		permStrings[v] = fmt.Sprintf("%04o", v)
+var permStrings = func() (t [0o10000]string) {
+	for v := range t {
+		t[v] = fmt.Sprintf("%04o", v)
 	}
-}
+	return t
+}()
 
 // permString formats the permission bits with setuid, setgid and sticky as
 // four octal digits, like stat -c %a with a leading digit.
