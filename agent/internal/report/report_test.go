@@ -33,7 +33,7 @@ func (b blobs) Blob(d baseline.Digest) ([]byte, error) {
 func (b blobs) file(path, source, mode, raw, stored string) baseline.Item {
 	it := baseline.Item{
 		Key: "file:" + path, Source: source,
-		Attrs: baseline.Attrs{{Name: "gid", Value: "0"}, {Name: "mode", Value: mode}, {Name: "mtime", Value: "2026-11-01T08:00:00Z"}, {Name: "type", Value: "file"}, {Name: "uid", Value: "0"}},
+		Attrs:  baseline.Attrs{{Name: "gid", Value: "0"}, {Name: "mode", Value: mode}, {Name: "mtime", Value: "2026-11-01T08:00:00Z"}, {Name: "type", Value: "file"}, {Name: "uid", Value: "0"}},
 		Digest: baseline.Sum([]byte(raw)),
 	}
 	if stored != "" {
@@ -304,13 +304,14 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 // TestWriteErrors checks that a failing writer's error is returned.
 func TestWriteErrors(t *testing.T) {
+	d := fixture(t)
 	tests := []struct {
 		name  string
 		write func(w *failingWriter) error
 	}{
-		{"text, first write", func(w *failingWriter) error { return WriteText(w, fixture(t), Header{Baseline: &meta}) }},
-		{"text, later write", func(w *failingWriter) error { w.n = 5; return WriteText(w, fixture(t), Header{}) }},
-		{"json", func(w *failingWriter) error { return WriteJSON(w, fixture(t)) }},
+		{"text, first write", func(w *failingWriter) error { return WriteText(w, d, Header{Baseline: &meta}) }},
+		{"text, later write", func(w *failingWriter) error { w.n = 5; return WriteText(w, d, Header{}) }},
+		{"json", func(w *failingWriter) error { return WriteJSON(w, d) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,9 +123,18 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 		}()
 	}
 	seen := map[string]bool{}
+	walked := map[string]string{} // real path of each root walked → its path
 	for i, root := range s.roots {
 		if ctx.Err() != nil {
 			break
+		}
+		// Two roots that are one directory (/lib is a link to /usr/lib on
+		// merged-/usr systems) are walked once, under the first name.
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			if first, ok := walked[real]; ok && first != root {
+				continue
+			}
+			walked[real] = root
 		}
 		s.walk(ctx, root, s.patterns[i], seen, jobs, emit)
 	}

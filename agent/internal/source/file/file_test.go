@@ -291,3 +291,23 @@ func TestCacheDamagedFileIgnored(t *testing.T) {
 		t.Error("a damaged cache was used")
 	}
 }
+
+func TestSameDirectoryUnderTwoNames(t *testing.T) {
+	root := tree(t)
+	alias := filepath.Join(t.TempDir(), "alias")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(filepath.Join(root, "ssh"), alias))
+	src, _ := New("files", Options{Paths: []string{filepath.Join(root, "ssh"), alias}})
+	res := sourcetest.Collect(t, src)
+	if len(res.Items) != 2 { // the directory and sshd_config, once
+		var keys []string
+		for _, it := range res.Items {
+			keys = append(keys, it.Key)
+		}
+		t.Errorf("items %q, want the directory walked once", keys)
+	}
+}
