@@ -67,3 +67,41 @@ func TestRedactDoesNotModifyInput(t *testing.T) {
 		t.Errorf("input modified: %q", in)
 	}
 }
+
+func TestRedactLineEdges(t *testing.T) {
+	r, _ := New(nil, true)
+	tests := map[string]string{
+		"token=a":                         "token=[REDACTED]",
+		"x\ntoken=a":                      "x\ntoken=[REDACTED]",
+		"token=a\n\ntoken=b\n":            "token=[REDACTED]\n\ntoken=[REDACTED]\n",
+		"a\r\nsecret: b\r\nc\r\n":         "a\r\nsecret: [REDACTED]\r\nc\r\n",
+		"keyboard = us\nmonkey: banana\n": "keyboard = us\nmonkey: banana\n",
+		"API_KEY=1 # and TOKEN=2 too\n":   "API_KEY=[REDACTED] # and TOKEN=[REDACTED] too\n",
+		"\n\n":                            "\n\n",
+		"":                                "",
+	}
+	for in, want := range tests {
+		if got, _ := r.Redact([]byte(in)); string(got) != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkRedact measures redaction of config-like text in which one line
+// in fifty holds a secret.
+func BenchmarkRedact(b *testing.B) {
+	r, _ := New(nil, true)
+	var sb strings.Builder
+	for i := 0; sb.Len() < 1<<20; i++ {
+		if i%50 == 0 {
+			sb.WriteString("db_password = s3cret\n")
+		} else {
+			sb.WriteString("listen_address = 0.0.0.0:8080 # the port the service binds\n")
+		}
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r.Redact(data)
+	}
+}
