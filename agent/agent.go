@@ -69,27 +69,42 @@ type SnapshotOptions struct {
 // Snapshot observes the host with every configured source. The content it
 // captures is redacted and stored in the state directory.
 func (a *Agent) Snapshot(ctx context.Context, opt SnapshotOptions) (*baseline.Snapshot, error) {
-	cache, err := file.LoadCache(a.store.CachePath(), a.cfg.Digest)
-	if err != nil {
-		a.log.Warn("scan cache not used; every file is read", zap.Error(err))
-	}
-	srcs, err := all.Sources(a.cfg, all.Options{Cache: cache, Full: opt.Full})
+	r, cache, err := a.runner(opt)
 	if err != nil {
 		return nil, err
 	}
-	r := &source.Runner{Sources: srcs, Redactor: a.redactor, Blobs: a.store, Log: a.log.Named("source")}
+	if vs, err := a.store.Versions(); err == nil && len(vs) > 0 {
+		r.SizeHint = vs[len(vs)-1].Items + vs[len(vs)-1].Items/8
+	}
 	snap, err := r.Snapshot(ctx, a.Host())
 	if err != nil {
 		return nil, err
 	}
 	snap.AgentVersion = a.version
 	snap.ConfigDigest = a.cfg.Digest
+	a.saveCache(cache)
+	return snap, nil
+}
+
+// runner builds the configured sources with the scan cache.
+func (a *Agent) runner(opt SnapshotOptions) (*source.Runner, *file.Cache, error) {
+	cache, err := file.LoadCache(a.store.CachePath(), a.cfg.Digest)
+	if err != nil {
+		a.log.Warn("scan cache not used; every file is read", zap.Error(err))
+	}
+	srcs, err := all.Sources(a.cfg, all.Options{Cache: cache, Full: opt.Full})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &source.Runner{Sources: srcs, Redactor: a.redactor, Blobs: a.store, Log: a.log.Named("source")}, cache, nil
+}
+
+func (a *Agent) saveCache(cache *file.Cache) {
 	if cache.Dirty() {
 		if err := cache.Save(a.store.CachePath()); err != nil {
 			a.log.Warn("scan cache not saved; the next check reads every file", zap.Error(err))
 		}
 	}
-	return snap, nil
 }
 
 // Approval says who approves a baseline and why.
@@ -130,17 +145,28 @@ func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approva
 	return b, nil
 }
 
-// Check takes a snapshot and compares it with the approved baseline.
-func (a *Agent) Check(ctx context.Context, opt SnapshotOptions) (*baseline.Drift, *baseline.Baseline, error) {
-	b, err := a.store.Current()
+// Check observes the host and compares every item with the approved
+// baseline as it is observed, keeping only what differs: it never holds a
+// second full copy of the host's items.
+func (a *Agent) Check(ctx context.Context, opt SnapshotOptions) (*baseline.Drift, *baseline.Meta, error) {
+	meta, idx, err := a.store.LoadIndex(0)
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := a.Snapshot(ctx, opt)
+	r, cache, err := a.runner(opt)
 	if err != nil {
 		return nil, nil, err
 	}
-	return baseline.DiffBaseline(b, snap, baseline.DiffOptions{Blobs: a.store}), b, nil
+	cmp, err := r.Compare(ctx, a.Host(), idx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.saveCache(cache)
+	d, err := cmp.Drift(meta, baseline.DiffOptions{Blobs: a.store})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, &meta, nil
 }
 
 func currentUser() string {

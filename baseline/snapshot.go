@@ -162,31 +162,11 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
-	// Encode the items once, hashing them for the header's digest.
-	hash := sha256.New()
-	var body bytes.Buffer
-	body.Grow(len(s.Items) * 256)
-	b := make([]byte, 0, 512)
-	b = appendString(b, s.Host.Name)
-	b = append(b, '\n')
-	hash.Write(b)
-	for i := range s.Items {
-		b = b[:0]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '\n')
-		start := len(b)
-		b = s.Items[i].appendJSON(b)
-		hash.Write(b[start:])
-		hash.Write([]byte{'\n'})
-		body.Write(b)
-	}
-	var digest Digest
-	hash.Sum(digest[:0])
+	// The digest comes first in the header: one pass to hash the items,
+	// one to write them, with no copy of the whole encoding in memory.
 	h := header{
 		Format: FormatVersion, Host: s.Host, TakenAt: s.TakenAt.UTC(), AgentVersion: s.AgentVersion,
-		ConfigDigest: s.ConfigDigest, Digest: digest, Sources: s.Sources,
+		ConfigDigest: s.ConfigDigest, Digest: s.Digest(), Sources: s.Sources,
 	}
 	var hb bytes.Buffer
 	enc := json.NewEncoder(&hb)
@@ -198,7 +178,16 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.Write(head)
 	bw.WriteString(`,"items":[`)
-	bw.Write(body.Bytes())
+	b := make([]byte, 0, 512)
+	for i := range s.Items {
+		b = b[:0]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		b = s.Items[i].appendJSON(b)
+		bw.Write(b)
+	}
 	bw.WriteString("\n]}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)

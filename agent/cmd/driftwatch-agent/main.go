@@ -66,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startProfiles(stderr)()
 	c := &cli{stdout: stdout, stderr: stderr}
 	switch args[0] {
 	case "validate":
@@ -365,7 +366,7 @@ func (c *cli) check(ctx context.Context, args []string) int {
 		}
 		return c.fail(err)
 	}
-	if code := c.writeDrift(drift, *format, report.Header{Baseline: &b.Meta}); code != exitOK {
+	if code := c.writeDrift(drift, *format, report.Header{Baseline: b}); code != exitOK {
 		return code
 	}
 	if drift.Empty() {

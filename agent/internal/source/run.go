@@ -38,6 +38,19 @@ type Runner struct {
 	Blobs BlobStore
 	// Log receives one line per source run.
 	Log *zap.Logger
+	// SizeHint is the number of items expected, to size memory once.
+	SizeHint int
+}
+
+// sink receives the items of a run.
+type sink interface {
+	// add takes one item of source src; it returns the name of the source
+	// that already observed the key, if one did.
+	add(it baseline.Item, src int) (dup string)
+	// drop forgets every item of source src (it failed).
+	drop(src int)
+	// count returns how many items source src contributed.
+	count(src int) int
 }
 
 // Snapshot runs every source and returns the snapshot of host. A failing
@@ -45,14 +58,27 @@ type Runner struct {
 // snapshot could not be made at all (content could not be stored, or ctx
 // ended).
 func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Snapshot, error) {
+	c := &collectSink{r: r, items: make([]baseline.Item, 0, r.SizeHint)}
+	snap := &baseline.Snapshot{Format: baseline.FormatVersion, Host: host, TakenAt: time.Now().UTC()}
+	statuses, err := r.run(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	snap.Sources = statuses
+	snap.Items = c.finish(statuses)
+	snap.Sort()
+	return snap, nil
+}
+
+// run runs every source into s and returns their statuses.
+func (r *Runner) run(ctx context.Context, s sink) ([]baseline.SourceStatus, error) {
 	log := r.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	snap := &baseline.Snapshot{Format: baseline.FormatVersion, Host: host, TakenAt: time.Now().UTC()}
-	owner := map[string]string{}
-	for _, src := range r.Sources {
-		em := &emitter{r: r}
+	var statuses []baseline.SourceStatus
+	for i, src := range r.Sources {
+		em := &emitter{r: r, sink: s, src: i}
 		start := time.Now()
 		err := src.Collect(ctx, em)
 		took := time.Since(start)
@@ -66,26 +92,15 @@ func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Sn
 		if err != nil {
 			st.Status = baseline.StatusError
 			st.Error = err.Error()
-			em.items = nil
+			s.drop(i)
 		}
 		st.Warnings, st.WarningCount = em.warnings, em.warnCount
-		for _, it := range em.items {
-			if prev, dup := owner[it.Key]; dup {
-				st.WarningCount++
-				if len(st.Warnings) < maxWarnings {
-					st.Warnings = append(st.Warnings, fmt.Sprintf("%s: already observed by %s", baseline.EscapeBytes(it.Key), prev))
-				}
-				continue
-			}
-			owner[it.Key] = src.Name()
-			snap.Items = append(snap.Items, it)
-			st.Items++
-		}
+		st.Items = s.count(i)
 		if st.Status == baseline.StatusOK && st.WarningCount > 0 {
 			// Warnings include items dropped as already observed.
 			st.Status = baseline.StatusPartial
 		}
-		snap.Sources = append(snap.Sources, st)
+		statuses = append(statuses, st)
 		fields := []zap.Field{zap.String("source", src.Name()), zap.String("status", st.Status),
 			zap.Int("items", st.Items), zap.Duration("took", took)}
 		switch st.Status {
@@ -97,8 +112,7 @@ func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Sn
 			log.Debug("source ran", fields...)
 		}
 	}
-	snap.Sort()
-	return snap, nil
+	return statuses, nil
 }
 
 func first(s []string, n int) []string {
@@ -108,11 +122,103 @@ func first(s []string, n int) []string {
 	return s
 }
 
-// emitter collects one source's items and warnings.
+// collectSink keeps every item, for a full snapshot. Sources run one after
+// another, so each source's items form one run of the slice.
+type collectSink struct {
+	r      *Runner
+	mu     sync.Mutex
+	items  []baseline.Item
+	src    []uint16 // source of each item
+	starts []int    // first item of each source
+}
+
+func (c *collectSink) add(it baseline.Item, src int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.starts) <= src {
+		c.starts = append(c.starts, len(c.items))
+	}
+	c.items = append(c.items, it)
+	c.src = append(c.src, uint16(src))
+	return ""
+}
+
+func (c *collectSink) drop(src int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if src < len(c.starts) {
+		c.items = c.items[:c.starts[src]]
+		c.src = c.src[:c.starts[src]]
+	}
+}
+
+func (c *collectSink) count(src int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if src >= len(c.starts) {
+		return 0
+	}
+	end := len(c.items)
+	if src+1 < len(c.starts) {
+		end = c.starts[src+1]
+	}
+	return end - c.starts[src]
+}
+
+// finish drops items whose key an earlier source observed already, with a
+// warning on the later source, and returns the items.
+func (c *collectSink) finish(statuses []baseline.SourceStatus) []baseline.Item {
+	order := make([]int, len(c.items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return c.items[order[a]].Key < c.items[order[b]].Key })
+	drop := map[int]bool{}
+	for k := 1; k < len(order); k++ {
+		prev, cur := order[k-1], order[k]
+		if c.items[prev].Key != c.items[cur].Key {
+			continue
+		}
+		// Keep the first source's item (order is stable, so prev came
+		// first); walk back past items already dropped.
+		for drop[prev] {
+			k2 := k - 1
+			for k2 > 0 && drop[order[k2]] {
+				k2--
+			}
+			prev = order[k2]
+			break
+		}
+		drop[cur] = true
+		st := &statuses[c.src[cur]]
+		st.WarningCount++
+		st.Items--
+		if len(st.Warnings) < maxWarnings {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("%s: already observed by %s", baseline.EscapeBytes(c.items[cur].Key), statuses[c.src[prev]].Name))
+		}
+		if st.Status == baseline.StatusOK {
+			st.Status = baseline.StatusPartial
+		}
+	}
+	if len(drop) == 0 {
+		return c.items
+	}
+	out := c.items[:0]
+	for i, it := range c.items {
+		if !drop[i] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// emitter passes one source's items to the sink, storing their content,
+// and keeps its warnings.
 type emitter struct {
 	r         *Runner
+	sink      sink
+	src       int
 	mu        sync.Mutex
-	items     []baseline.Item
 	warnings  []string
 	warnCount int
 	storeErr  error
@@ -136,9 +242,9 @@ func (e *emitter) Item(it baseline.Item, content []byte) baseline.Item {
 			}
 		}
 	}
-	e.mu.Lock()
-	e.items = append(e.items, it)
-	e.mu.Unlock()
+	if dup := e.sink.add(it, e.src); dup != "" {
+		e.Warn(fmt.Errorf("%s: already observed by %s", baseline.EscapeBytes(it.Key), dup))
+	}
 	return it
 }
 

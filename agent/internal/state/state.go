@@ -121,13 +121,17 @@ func (s *Store) blobPath(d baseline.Digest) string {
 func (s *Store) PutBlob(content []byte) (baseline.Digest, error) {
 	d := baseline.Sum(content)
 	p := s.blobPath(d)
-	if _, err := os.Stat(p); err == nil {
+	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(content)) {
 		return d, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
 	}
-	if err := atomicfile.WriteFile(p, content, 0o600); err != nil {
+	// No sync per blob: thousands of them would take minutes. Approve syncs
+	// the file system once before a baseline refers to them, and a blob
+	// damaged by a crash fails its digest check on read and is rewritten
+	// (its size differs) by the next scan that stores it.
+	if err := atomicfile.WriteFileNoSync(p, content, 0o600); err != nil {
 		return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
 	}
 	return d, nil
@@ -221,12 +225,47 @@ func (s *Store) Current() (*baseline.Baseline, error) {
 // Load returns baseline version v (0 for the newest), verified against the
 // index: a file that does not match its recorded digest is an error.
 func (s *Store) Load(v int) (*baseline.Baseline, error) {
-	idx, err := s.readIndex()
+	meta, b, err := s.read(v)
 	if err != nil {
 		return nil, err
 	}
+	snap, err := baseline.Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("load baseline v%d: %w", meta.Version, err)
+	}
+	if snap.Digest() != meta.SnapshotDigest {
+		return nil, fmt.Errorf("load baseline v%d: snapshot digest does not match the approval: %w", meta.Version, ErrTampered)
+	}
+	return &baseline.Baseline{Meta: meta, Snapshot: snap}, nil
+}
+
+// LoadIndex returns baseline version v (0 for the newest) as an index over
+// its canonical encoding, verified like Load; a check compares with it
+// without decoding every item.
+func (s *Store) LoadIndex(v int) (baseline.Meta, *baseline.Index, error) {
+	meta, b, err := s.read(v)
+	if err != nil {
+		return baseline.Meta{}, nil, err
+	}
+	x, err := baseline.NewIndex(b)
+	if err != nil {
+		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: %w", meta.Version, err)
+	}
+	if x.Digest() != meta.SnapshotDigest {
+		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: snapshot digest does not match the approval: %w", meta.Version, ErrTampered)
+	}
+	return meta, x, nil
+}
+
+// read returns the approval and file content of version v, checked against
+// the digest the index recorded.
+func (s *Store) read(v int) (baseline.Meta, []byte, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return baseline.Meta{}, nil, err
+	}
 	if len(idx.Versions) == 0 {
-		return nil, ErrNoBaseline
+		return baseline.Meta{}, nil, ErrNoBaseline
 	}
 	var e *indexEntry
 	if v == 0 {
@@ -238,25 +277,18 @@ func (s *Store) Load(v int) (*baseline.Baseline, error) {
 			}
 		}
 		if e == nil {
-			return nil, fmt.Errorf("baseline v%d does not exist (newest is v%d)", v, idx.Versions[len(idx.Versions)-1].Meta.Version)
+			return baseline.Meta{}, nil, fmt.Errorf("baseline v%d does not exist (newest is v%d)", v, idx.Versions[len(idx.Versions)-1].Meta.Version)
 		}
 	}
 	path := filepath.Join(s.dir, "baselines", e.File)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err)
+		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err)
 	}
 	if got := baseline.Sum(b); got != e.FileSHA256 {
-		return nil, fmt.Errorf("load baseline v%d: %s was modified outside driftwatch (recorded sha256 %s, now %s): %w", e.Meta.Version, path, e.FileSHA256.Short(), got.Short(), ErrTampered)
+		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: %s was modified outside driftwatch (recorded sha256 %s, now %s): %w", e.Meta.Version, path, e.FileSHA256.Short(), got.Short(), ErrTampered)
 	}
-	snap, err := baseline.Unmarshal(b)
-	if err != nil {
-		return nil, fmt.Errorf("load baseline v%d %s: %w", e.Meta.Version, path, err)
-	}
-	if snap.Digest() != e.Meta.SnapshotDigest {
-		return nil, fmt.Errorf("load baseline v%d: snapshot digest does not match the approval: %w", e.Meta.Version, ErrTampered)
-	}
-	return &baseline.Baseline{Meta: e.Meta, Snapshot: snap}, nil
+	return e.Meta, b, nil
 }
 
 // Approve stores snap as the next baseline version with the approval in
@@ -292,16 +324,23 @@ func (s *Store) Approve(meta baseline.Meta, snap *baseline.Snapshot) (*baseline.
 	if err != nil {
 		return nil, fmt.Errorf("approve: %w", err)
 	}
-	data, err := snap.Marshal()
-	if err != nil {
+	// Content written without a sync of its own is made durable here, before
+	// anything refers to it.
+	if err := syncFS(s.dir); err != nil {
 		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	name := fmt.Sprintf("v%06d.json", meta.Version)
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, "baselines", name), data, 0o600); err != nil {
+	fileHash := sha256.New()
+	err = atomicfile.Write(filepath.Join(s.dir, "baselines", name), 0o600, func(w io.Writer) error {
+		return snap.Encode(io.MultiWriter(w, fileHash))
+	})
+	if err != nil {
 		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	crash("baseline-written")
-	idx.Versions = append(idx.Versions, indexEntry{Meta: b.Meta, File: name, FileSHA256: baseline.Sum(data)})
+	var fileDigest baseline.Digest
+	fileHash.Sum(fileDigest[:0])
+	idx.Versions = append(idx.Versions, indexEntry{Meta: b.Meta, File: name, FileSHA256: fileDigest})
 	if idx.MAC, err = s.mac(idx.Versions); err != nil {
 		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -299,16 +300,24 @@ func (s *Source) read(path string, size int64, buf []byte) (baseline.Digest, []b
 		// It grew past the cap while being read: hash it all, keep nothing.
 		h := sha256.New()
 		h.Write(data)
-		if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return hashRest(h, f, buf)
+	}
+	return hashRest(sha256.New(), f, buf)
+}
+
+// hashRest hashes the rest of f with the worker's buffer. (io.CopyBuffer
+// would not use the buffer: *os.File is a WriterTo, whose generic path
+// allocates 32 KiB for every file.)
+func hashRest(h hash.Hash, f *os.File, buf []byte) (baseline.Digest, []byte, error) {
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
 			return baseline.Digest{}, nil, err
 		}
-		var d baseline.Digest
-		h.Sum(d[:0])
-		return d, nil, nil
-	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
-		return baseline.Digest{}, nil, err
 	}
 	var d baseline.Digest
 	h.Sum(d[:0])
