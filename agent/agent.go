@@ -69,6 +69,15 @@ type SnapshotOptions struct {
 // Snapshot observes the host with every configured source. The content it
 // captures is redacted and stored in the state directory.
 func (a *Agent) Snapshot(ctx context.Context, opt SnapshotOptions) (*baseline.Snapshot, error) {
+	e, err := a.encoded(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	return e.Snapshot()
+}
+
+// encoded takes a snapshot held in its canonical encoding.
+func (a *Agent) encoded(ctx context.Context, opt SnapshotOptions) (*baseline.Encoded, error) {
 	r, cache, err := a.runner(opt)
 	if err != nil {
 		return nil, err
@@ -76,14 +85,14 @@ func (a *Agent) Snapshot(ctx context.Context, opt SnapshotOptions) (*baseline.Sn
 	if vs, err := a.store.Versions(); err == nil && len(vs) > 0 {
 		r.SizeHint = vs[len(vs)-1].Items + vs[len(vs)-1].Items/8
 	}
-	snap, err := r.Snapshot(ctx, a.Host())
+	e, err := r.Encoded(ctx, a.Host())
 	if err != nil {
 		return nil, err
 	}
-	snap.AgentVersion = a.version
-	snap.ConfigDigest = a.cfg.Digest
+	e.AgentVersion = a.version
+	e.ConfigDigest = a.cfg.Digest
 	a.saveCache(cache)
-	return snap, nil
+	return e, nil
 }
 
 // runner builds the configured sources with the scan cache.
@@ -119,30 +128,34 @@ type Approval struct {
 
 // Approve stores snap (a new snapshot when nil) as the next baseline
 // version.
-func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approval) (*baseline.Baseline, error) {
+func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approval) (*baseline.Meta, error) {
 	if ap.Reason == "" {
 		return nil, errors.New("approve: a reason is required (-reason)")
-	}
-	if snap == nil {
-		var err error
-		if snap, err = a.Snapshot(ctx, SnapshotOptions{}); err != nil {
-			return nil, err
-		}
 	}
 	by := ap.By
 	if by == "" {
 		by = currentUser()
 	}
-	b, err := a.store.Approve(baseline.Meta{
-		Host: snap.Host.Name, ApprovedBy: by, ApprovedAt: time.Now().UTC(), Reason: ap.Reason,
-		Tickets: ap.Tickets, Reviewed: true,
-	}, snap)
+	meta := baseline.Meta{ApprovedBy: by, ApprovedAt: time.Now().UTC(), Reason: ap.Reason, Tickets: ap.Tickets, Reviewed: true}
+	var err error
+	if snap != nil {
+		var b *baseline.Baseline
+		if b, err = a.store.Approve(meta, snap); err == nil {
+			meta = b.Meta
+		}
+	} else {
+		var e *baseline.Encoded
+		if e, err = a.encoded(ctx, SnapshotOptions{}); err != nil {
+			return nil, err
+		}
+		meta, err = a.store.ApproveEncoded(meta, e)
+	}
 	if err != nil {
 		return nil, err
 	}
-	a.log.Info("baseline approved", zap.Int("baseline_version", b.Version), zap.Int("items", b.Items),
+	a.log.Info("baseline approved", zap.Int("baseline_version", meta.Version), zap.Int("items", meta.Items),
 		zap.String("approved_by", by), zap.Strings("tickets", ap.Tickets))
-	return b, nil
+	return &meta, nil
 }
 
 // Check observes the host and compares every item with the approved

@@ -2,8 +2,8 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"sort"
+	"fmt"
 	"sync"
 	"time"
 
@@ -58,16 +58,38 @@ type sink interface {
 // snapshot could not be made at all (content could not be stored, or ctx
 // ended).
 func (r *Runner) Snapshot(ctx context.Context, host baseline.Host) (*baseline.Snapshot, error) {
-	c := &collectSink{r: r, items: make([]baseline.Item, 0, r.SizeHint)}
-	snap := &baseline.Snapshot{Format: baseline.FormatVersion, Host: host, TakenAt: time.Now().UTC()}
+	e, err := r.Encoded(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return e.Snapshot()
+}
+
+// Encoded is Snapshot that keeps the snapshot in its canonical encoding: a
+// snapshot of 100,000 files costs about the size of its encoding, in memory
+// the garbage collector need not scan.
+func (r *Runner) Encoded(ctx context.Context, host baseline.Host) (*baseline.Encoded, error) {
+	takenAt := time.Now().UTC()
+	c := &collectSink{b: baseline.NewBuilder(r.SizeHint)}
 	statuses, err := r.run(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	snap.Sources = statuses
-	snap.Items = c.finish(statuses)
-	snap.Sort()
-	return snap, nil
+	c.b.Dedupe(func(key string, tag, kept int) {
+		st := &statuses[tag]
+		st.WarningCount++
+		st.Items--
+		if len(st.Warnings) < maxWarnings {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("%s: already observed by %s", baseline.EscapeBytes(key), statuses[kept].Name))
+		}
+		if st.Status == baseline.StatusOK {
+			st.Status = baseline.StatusPartial
+		}
+	})
+	sort.Slice(statuses, func(i, j int) bool { return statuses[i].Name < statuses[j].Name })
+	e := c.b.Finish(host, takenAt)
+	e.Sources = statuses
+	return e, nil
 }
 
 // run runs every source into s and returns their statuses.
@@ -122,94 +144,43 @@ func first(s []string, n int) []string {
 	return s
 }
 
-// collectSink keeps every item, for a full snapshot. Sources run one after
-// another, so each source's items form one run of the slice.
+// collectSink keeps every item, encoded, for a full snapshot.
 type collectSink struct {
-	r      *Runner
-	mu     sync.Mutex
-	items  []baseline.Item
-	src    []uint16 // source of each item
-	starts []int    // first item of each source
+	mu      sync.Mutex
+	b       *baseline.Builder
+	counts  []int
+	dropped map[int]bool
 }
 
 func (c *collectSink) add(it baseline.Item, src int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.starts) <= src {
-		c.starts = append(c.starts, len(c.items))
+	for len(c.counts) <= src {
+		c.counts = append(c.counts, 0)
 	}
-	c.items = append(c.items, it)
-	c.src = append(c.src, uint16(src))
+	c.b.Add(&it, src)
+	c.counts[src]++
 	return ""
 }
 
+// drop forgets a failed source's items. Sources run one after another, so
+// they are the last ones added.
 func (c *collectSink) drop(src int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if src < len(c.starts) {
-		c.items = c.items[:c.starts[src]]
-		c.src = c.src[:c.starts[src]]
+	if src < len(c.counts) {
+		c.b.Truncate(c.b.Len() - c.counts[src])
+		c.counts[src] = 0
 	}
 }
 
 func (c *collectSink) count(src int) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if src >= len(c.starts) {
-		return 0
+	if src < len(c.counts) {
+		return c.counts[src]
 	}
-	end := len(c.items)
-	if src+1 < len(c.starts) {
-		end = c.starts[src+1]
-	}
-	return end - c.starts[src]
-}
-
-// finish drops items whose key an earlier source observed already, with a
-// warning on the later source, and returns the items.
-func (c *collectSink) finish(statuses []baseline.SourceStatus) []baseline.Item {
-	order := make([]int, len(c.items))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return c.items[order[a]].Key < c.items[order[b]].Key })
-	drop := map[int]bool{}
-	for k := 1; k < len(order); k++ {
-		prev, cur := order[k-1], order[k]
-		if c.items[prev].Key != c.items[cur].Key {
-			continue
-		}
-		// Keep the first source's item (order is stable, so prev came
-		// first); walk back past items already dropped.
-		for drop[prev] {
-			k2 := k - 1
-			for k2 > 0 && drop[order[k2]] {
-				k2--
-			}
-			prev = order[k2]
-			break
-		}
-		drop[cur] = true
-		st := &statuses[c.src[cur]]
-		st.WarningCount++
-		st.Items--
-		if len(st.Warnings) < maxWarnings {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("%s: already observed by %s", baseline.EscapeBytes(c.items[cur].Key), statuses[c.src[prev]].Name))
-		}
-		if st.Status == baseline.StatusOK {
-			st.Status = baseline.StatusPartial
-		}
-	}
-	if len(drop) == 0 {
-		return c.items
-	}
-	out := c.items[:0]
-	for i, it := range c.items {
-		if !drop[i] {
-			out = append(out, it)
-		}
-	}
-	return out
+	return 0
 }
 
 // emitter passes one source's items to the sink, storing their content,

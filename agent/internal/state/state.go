@@ -33,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/driftwatch/driftwatch/agent/internal/atomicfile"
 	"github.com/driftwatch/driftwatch/baseline"
@@ -47,8 +48,9 @@ var ErrTampered = errors.New("integrity check failed")
 
 // Store is an agent's state directory.
 type Store struct {
-	dir string
-	key []byte
+	dir      string
+	key      []byte
+	unsynced atomic.Int64 // blobs written since the last file system sync
 }
 
 // crashHook, set only by tests, runs at named points of an approval so that
@@ -134,6 +136,7 @@ func (s *Store) PutBlob(content []byte) (baseline.Digest, error) {
 	if err := atomicfile.WriteFileNoSync(p, content, 0o600); err != nil {
 		return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
 	}
+	s.unsynced.Add(1)
 	return d, nil
 }
 
@@ -297,14 +300,47 @@ func (s *Store) read(v int) (baseline.Meta, []byte, error) {
 // already. The new version exists once Approve returns; a crash before that
 // leaves the previous one current and intact.
 func (s *Store) Approve(meta baseline.Meta, snap *baseline.Snapshot) (*baseline.Baseline, error) {
-	unlock, err := s.Lock()
+	if err := snap.Validate(); err != nil {
+		return nil, fmt.Errorf("approve: %w", err)
+	}
+	meta.SnapshotDigest = snap.Digest()
+	meta.Items = len(snap.Items)
+	if meta.Host == "" {
+		meta.Host = snap.Host.Name
+	}
+	m, err := s.approve(meta, snap)
 	if err != nil {
 		return nil, err
+	}
+	return &baseline.Baseline{Meta: m, Snapshot: snap}, nil
+}
+
+// ApproveEncoded is Approve for a snapshot held in its canonical encoding;
+// it returns the approval.
+func (s *Store) ApproveEncoded(meta baseline.Meta, e *baseline.Encoded) (baseline.Meta, error) {
+	meta.SnapshotDigest = e.Digest()
+	meta.Items = e.Len()
+	if meta.Host == "" {
+		meta.Host = e.Host.Name
+	}
+	return s.approve(meta, e)
+}
+
+// encodable is a snapshot that can be written in canonical encoding.
+type encodable interface {
+	Encode(w io.Writer) error
+	ContentDigests() []baseline.Digest
+}
+
+func (s *Store) approve(meta baseline.Meta, snap encodable) (baseline.Meta, error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return baseline.Meta{}, err
 	}
 	defer unlock()
 	idx, err := s.readIndex()
 	if err != nil {
-		return nil, err
+		return baseline.Meta{}, err
 	}
 	next := 1
 	if n := len(idx.Versions); n > 0 {
@@ -313,21 +349,23 @@ func (s *Store) Approve(meta baseline.Meta, snap *baseline.Snapshot) (*baseline.
 	if meta.Version == 0 {
 		meta.Version = next
 	} else if meta.Version < next {
-		return nil, fmt.Errorf("approve baseline v%d: v%d already exists", meta.Version, next-1)
+		return baseline.Meta{}, fmt.Errorf("approve baseline v%d: v%d already exists", meta.Version, next-1)
+	}
+	if err := meta.Validate(); err != nil {
+		return baseline.Meta{}, fmt.Errorf("approve: %w", err)
 	}
 	for _, d := range snap.ContentDigests() {
 		if !s.HasBlob(d) {
-			return nil, fmt.Errorf("approve baseline v%d: content %s referenced by the snapshot is not stored", meta.Version, d.Short())
+			return baseline.Meta{}, fmt.Errorf("approve baseline v%d: content %s referenced by the snapshot is not stored", meta.Version, d.Short())
 		}
-	}
-	b, err := baseline.New(meta, snap)
-	if err != nil {
-		return nil, fmt.Errorf("approve: %w", err)
 	}
 	// Content written without a sync of its own is made durable here, before
 	// anything refers to it.
-	if err := syncFS(s.dir); err != nil {
-		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+	if s.unsynced.Load() > 0 {
+		if err := syncFS(s.dir); err != nil {
+			return baseline.Meta{}, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+		}
+		s.unsynced.Store(0)
 	}
 	name := fmt.Sprintf("v%06d.json", meta.Version)
 	fileHash := sha256.New()
@@ -335,18 +373,18 @@ func (s *Store) Approve(meta baseline.Meta, snap *baseline.Snapshot) (*baseline.
 		return snap.Encode(io.MultiWriter(w, fileHash))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+		return baseline.Meta{}, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	crash("baseline-written")
 	var fileDigest baseline.Digest
 	fileHash.Sum(fileDigest[:0])
-	idx.Versions = append(idx.Versions, indexEntry{Meta: b.Meta, File: name, FileSHA256: fileDigest})
+	idx.Versions = append(idx.Versions, indexEntry{Meta: meta, File: name, FileSHA256: fileDigest})
 	if idx.MAC, err = s.mac(idx.Versions); err != nil {
-		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+		return baseline.Meta{}, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	enc, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+		return baseline.Meta{}, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	err = atomicfile.Write(s.indexPath(), 0o600, func(w io.Writer) error {
 		half := len(enc) / 2
@@ -358,8 +396,8 @@ func (s *Store) Approve(meta baseline.Meta, snap *baseline.Snapshot) (*baseline.
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
+		return baseline.Meta{}, fmt.Errorf("approve baseline v%d: %w", meta.Version, err)
 	}
 	crash("index-written")
-	return b, nil
+	return meta, nil
 }

@@ -201,7 +201,7 @@ func join(dir, name string) string {
 // visit observes one path and emits its item.
 func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
-	fi, err := os.Lstat(path)
+	st, err := lstat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return // gone since the directory was read
@@ -211,8 +211,7 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 		emit.Item(it, nil)
 		return
 	}
-	st := sysStat(fi)
-	mode := fi.Mode()
+	mode := st.mode
 	attrs := make(baseline.Attrs, 0, 9)
 	attrs = append(attrs, baseline.Attr{Name: baseline.AttrType, Value: fileType(mode)})
 	if st.hasOwner {
@@ -229,10 +228,10 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 	if mode&fs.ModeSymlink == 0 {
 		attrs = append(attrs, baseline.Attr{Name: baseline.AttrMode, Value: permString(mode)})
 	}
-	attrs = append(attrs, baseline.Attr{Name: baseline.AttrMtime, Value: fi.ModTime().UTC().Format(time.RFC3339Nano)})
+	attrs = append(attrs, baseline.Attr{Name: baseline.AttrMtime, Value: st.modTime().UTC().Format(time.RFC3339Nano)})
 	switch {
 	case mode.IsRegular():
-		attrs = append(attrs, baseline.Attr{Name: baseline.AttrSize, Value: strconv.FormatInt(fi.Size(), 10)})
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrSize, Value: strconv.FormatInt(st.size, 10)})
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(path)
 		if err != nil {
@@ -251,7 +250,7 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 		return
 	}
 
-	entry := Entry{Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
+	entry := Entry{Size: st.size, Mtime: st.mtime, Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
 	if c := s.opt.Cache; c != nil && !s.opt.Full {
 		if old, ok := c.Lookup(path); ok && old.Size == entry.Size && old.Mtime == entry.Mtime &&
 			old.Ctime == entry.Ctime && old.Ino == entry.Ino && old.Dev == entry.Dev {
@@ -261,7 +260,7 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 			return
 		}
 	}
-	digest, content, err := s.read(path, fi.Size(), buf)
+	digest, content, err := s.read(path, st.size, buf)
 	if err != nil {
 		it.Error = errText(err)
 		emit.Warn(fmt.Errorf("%s: %w", path, err))
@@ -278,45 +277,57 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 
 // read hashes a regular file and returns its content when it is kept: text
 // (valid UTF-8 without NUL bytes), not over the size cap, not digest-only.
+// size is the size lstat saw; a file that changes while it is read is read
+// to its end all the same.
 func (s *Source) read(path string, size int64, buf []byte) (baseline.Digest, []byte, error) {
 	f, err := openFile(path)
 	if err != nil {
 		return baseline.Digest{}, nil, err
 	}
 	defer f.Close()
-	keep := s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path)
-	if keep {
-		data, err := io.ReadAll(io.LimitReader(f, s.opt.MaxContentSize+1))
-		if err != nil {
-			return baseline.Digest{}, nil, err
-		}
-		if int64(len(data)) <= s.opt.MaxContentSize {
+	if s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path) {
+		// One read of size+1 bytes usually gets the whole file and shows
+		// its end.
+		data := make([]byte, size+1)
+		n, err := io.ReadFull(f, data)
+		switch {
+		case err == io.ErrUnexpectedEOF || err == io.EOF:
+			data = data[:n]
 			d := baseline.Sum(data)
 			if isText(data) {
 				return d, data, nil
 			}
 			return d, nil, nil
+		case err != nil:
+			return baseline.Digest{}, nil, err
 		}
-		// It grew past the cap while being read: hash it all, keep nothing.
+		// It grew while being read: hash it all, keep nothing.
 		h := sha256.New()
 		h.Write(data)
-		return hashRest(h, f, buf)
+		return hashRest(h, f, buf, -1)
 	}
-	return hashRest(sha256.New(), f, buf)
+	return hashRest(sha256.New(), f, buf, size)
 }
 
-// hashRest hashes the rest of f with the worker's buffer. (io.CopyBuffer
-// would not use the buffer: *os.File is a WriterTo, whose generic path
-// allocates 32 KiB for every file.)
-func hashRest(h hash.Hash, f *os.File, buf []byte) (baseline.Digest, []byte, error) {
+// hashRest hashes the rest of f with the worker's buffer. When the reads
+// have given exactly size bytes and the last one was short, the file is at
+// its end and no further read is made (size -1: read to EOF). io.CopyBuffer
+// is not used: an *os.File would take its WriterTo path, which allocates
+// 32 KiB for every file.
+func hashRest(h hash.Hash, f io.Reader, buf []byte, size int64) (baseline.Digest, []byte, error) {
+	var total int64
 	for {
 		n, err := f.Read(buf)
 		h.Write(buf[:n])
+		total += int64(n)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return baseline.Digest{}, nil, err
+		}
+		if total == size && n < len(buf) {
+			break
 		}
 	}
 	var d baseline.Digest

@@ -1,13 +1,18 @@
 package file
 
 import (
+	"io"
 	"io/fs"
-	"os"
-	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // statInfo is what the source needs of a stat, portably.
 type statInfo struct {
+	mode       fs.FileMode
+	size       int64
+	mtime      int64 // nanoseconds since the epoch
 	uid, gid   uint32
 	hasOwner   bool
 	ino, dev   uint64
@@ -16,37 +21,100 @@ type statInfo struct {
 	hasDevNums bool
 }
 
-func sysStat(fi fs.FileInfo) statInfo {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return statInfo{}
+// lstat stats path without following a final symlink, straight from the
+// system call: no FileInfo is allocated for each of 100,000 files.
+func lstat(path string) (statInfo, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Lstat(path, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return statInfo{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
+		}
+		break
+	}
+	mode := fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
 	}
 	return statInfo{
-		uid: st.Uid, gid: st.Gid, hasOwner: true,
+		mode: mode, size: st.Size,
+		mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec,
+		uid:   st.Uid, gid: st.Gid, hasOwner: true,
 		ino: st.Ino, dev: st.Dev,
 		ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec,
 		rdev:  st.Rdev, hasDevNums: true,
+	}, nil
+}
+
+func (s statInfo) modTime() time.Time { return time.Unix(0, s.mtime) }
+
+// fdFile reads a file through its descriptor with plain system calls.
+type fdFile struct {
+	fd   int
+	path string
+}
+
+func (f *fdFile) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(f.fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		if n == 0 && len(b) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
 	}
 }
+
+func (f *fdFile) Close() error { return unix.Close(f.fd) }
 
 // openFile opens a regular file for reading without following a symlink put
 // in its place, without blocking on a FIFO put in its place, and without
 // updating its access time where the kernel allows that.
-func openFile(path string) (*os.File, error) {
-	const flags = syscall.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	f, err := os.OpenFile(path, flags|syscall.O_NOATIME, 0)
-	if err != nil {
-		if pe, ok := err.(*fs.PathError); ok && pe.Err == syscall.EPERM {
-			f, err = os.OpenFile(path, flags, 0)
+func openFile(path string) (io.ReadCloser, error) {
+	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	for {
+		fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
+		if err == unix.EPERM {
+			fd, err = unix.Open(path, flags, 0)
 		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return &fdFile{fd: fd, path: path}, nil
 	}
-	return f, err
 }
 
 func devMajorMinor(rdev uint64) (uint64, uint64) {
-	major := (rdev >> 8) & 0xfff
-	major |= (rdev >> 32) &^ 0xfff
-	minor := rdev & 0xff
-	minor |= (rdev >> 12) &^ 0xff
-	return major, minor
+	return uint64(unix.Major(rdev)), uint64(unix.Minor(rdev))
 }

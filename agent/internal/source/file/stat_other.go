@@ -3,11 +3,16 @@
 package file
 
 import (
+	"io"
 	"io/fs"
 	"os"
+	"time"
 )
 
 type statInfo struct {
+	mode       fs.FileMode
+	size       int64
+	mtime      int64
 	uid, gid   uint32
 	hasOwner   bool
 	ino, dev   uint64
@@ -16,10 +21,20 @@ type statInfo struct {
 	hasDevNums bool
 }
 
-// sysStat gives what the portable FileInfo holds; owner and change time are
-// not available here, so the cache relies on size and modification time.
-func sysStat(fi fs.FileInfo) statInfo { return statStat(fi) }
+// lstat gives what the portable FileInfo holds, plus owner and inode where
+// the system has them.
+func lstat(path string) (statInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return statInfo{}, err
+	}
+	st := statStat(fi)
+	st.mode, st.size, st.mtime = fi.Mode(), fi.Size(), fi.ModTime().UnixNano()
+	return st, nil
+}
 
-func openFile(path string) (*os.File, error) { return os.Open(path) }
+func (s statInfo) modTime() time.Time { return time.Unix(0, s.mtime) }
+
+func openFile(path string) (io.ReadCloser, error) { return os.Open(path) }
 
 func devMajorMinor(rdev uint64) (uint64, uint64) { return rdev >> 8, rdev & 0xff }
