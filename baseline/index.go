@@ -15,9 +15,9 @@ import (
 type Index struct {
 	raw    []byte
 	header header
-	starts []uint32 // start of each item line in raw
-	ends   []uint32 // end of each item line (before the newline)
-	keyLen []uint32 // length of each line's key as it stands in raw, or slowKey
+	starts []uint32       // start of each item line in raw
+	ends   []uint32       // end of each item line (before the newline)
+	keyLen []uint32       // length of each line's key as it stands in raw, or slowKey
 	slow   map[int]string // exact keys that are escaped in raw
 	digest Digest
 }
@@ -200,4 +200,3 @@ func DigestOf(host string, next func() []byte) Digest {
 	h.Sum(d[:0])
 	return d
 }
-

@@ -2,8 +2,8 @@ package source
 
 import (
 	"context"
-	"sort"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
