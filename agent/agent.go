@@ -162,10 +162,11 @@ func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approva
 // baseline as it is observed, keeping only what differs: it never holds a
 // second full copy of the host's items.
 func (a *Agent) Check(ctx context.Context, opt SnapshotOptions) (*baseline.Drift, *baseline.Meta, error) {
-	meta, idx, err := a.store.LoadIndex(0)
+	meta, idx, done, err := a.store.LoadIndex(0)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	r, cache, err := a.runner(opt)
 	if err != nil {
 		return nil, nil, err

@@ -1,98 +1,120 @@
 package baseline
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"sort"
-	"strings"
 )
 
-// Index is a snapshot held in its canonical encoding, with an index of its
-// item lines by key. It answers "is this item exactly as it was?" by
-// comparing canonical encodings, so a check of 100,000 unchanged files never
-// decodes them: it costs the encoding's bytes plus one key per item.
+// Index answers "is this item exactly as the snapshot has it?" for a
+// snapshot in canonical encoding, without holding the snapshot: it keeps,
+// per item, a 64-bit hash of the key, a 128-bit hash of the item's line and
+// where the line is, about 40 bytes an item. Comparing an observed item
+// costs encoding it and hashing the line. The items that differ are read
+// back from the encoding when their drift is described.
 type Index struct {
-	raw    []byte
+	src    io.ReaderAt
 	header header
-	starts []uint32       // start of each item line in raw
-	ends   []uint32       // end of each item line (before the newline)
-	keyLen []uint32       // length of each line's key as it stands in raw, or slowKey
-	slow   map[int]string // exact keys that are escaped in raw
+	lines  []indexLine
+	byKey  []keyPos // sorted by hash, for lookups
+	seed   maphash.Seed
 	digest Digest
 }
 
-// NewIndex indexes a canonical snapshot encoding (as Encode writes it) and
-// checks its state digest. It keeps data; the caller must not modify it.
-func NewIndex(data []byte) (*Index, error) {
-	i := bytes.Index(data, itemsMarker)
-	if i < 0 {
+type indexLine struct {
+	off  int64
+	len  uint32
+	hash [2]uint64
+}
+
+type keyPos struct {
+	hash uint64
+	pos  uint32
+}
+
+// NewIndex indexes a canonical snapshot encoding (as Encode writes it) of
+// size bytes, read through src, and checks its state digest. src must stay
+// readable and unchanged while the index is used.
+func NewIndex(src io.ReaderAt, size int64) (*Index, error) {
+	x := &Index{src: src, seed: maphash.MakeSeed()}
+	br := bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 256<<10)
+	head, err := br.ReadSlice('\n')
+	if err != nil {
+		return nil, fmt.Errorf("index snapshot: header: %w", err)
+	}
+	i := bytes.Index(head, itemsMarker)
+	if i < 0 || !bytes.HasSuffix(head, []byte("[\n")) {
 		return nil, fmt.Errorf("index snapshot: not in canonical form")
 	}
-	x := &Index{raw: data}
-	s, recorded, computed, ok, err := decodeHeaderOnly(data[:i])
+	h, recorded, _, ok, err := decodeHeaderOnly(head[:i])
 	if err != nil || !ok {
 		return nil, fmt.Errorf("index snapshot: header: not in canonical form")
 	}
-	x.header = s
+	x.header = h
+	off := int64(len(head))
 	hash := sha256.New()
 	var line []byte
-	line = appendString(line, x.header.Host.Name)
+	line = appendString(line, h.Host.Name)
 	line = append(line, '\n')
 	hash.Write(line)
 	p := &itemParser{intern: map[string]string{}}
-	pos := i + len(itemsMarker)
-	n := bytes.Count(data[pos:], []byte("\n{"))
-	x.starts = make([]uint32, 0, n)
-	x.ends = make([]uint32, 0, n)
-	x.keyLen = make([]uint32, 0, n)
 	var prev string
 	for {
-		if pos >= len(data) || data[pos] != '\n' {
-			return nil, fmt.Errorf("index snapshot: not in canonical form at byte %d", pos)
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: gather it.
+			long := append([]byte{}, l...)
+			for err == bufio.ErrBufferFull {
+				l, err = br.ReadSlice('\n')
+				long = append(long, l...)
+			}
+			l = long
 		}
-		pos++
-		if bytes.HasPrefix(data[pos:], []byte("]}")) {
+		if err != nil {
+			return nil, fmt.Errorf("index snapshot: truncated at byte %d", off)
+		}
+		start := off
+		off += int64(len(l))
+		l = l[:len(l)-1]
+		if bytes.Equal(l, []byte("]}")) {
 			break
 		}
-		end := bytes.IndexByte(data[pos:], '\n')
-		if end < 0 {
-			return nil, fmt.Errorf("index snapshot: truncated")
-		}
-		end += pos
-		lineEnd := end
-		if data[lineEnd-1] == ',' {
-			lineEnd--
-		}
-		key, plain, err := p.key(data[pos:lineEnd])
+		l = bytes.TrimSuffix(l, []byte(","))
+		key, _, err := p.key(l)
 		if err != nil {
-			return nil, fmt.Errorf("index snapshot: item %d: %w", len(x.keyLen), err)
+			return nil, fmt.Errorf("index snapshot: item %d: %w", len(x.lines), err)
 		}
-		if k := len(x.keyLen); k > 0 && prev >= key {
-			return nil, fmt.Errorf("index snapshot: item %d: key %q out of order", k, EscapeBytes(key))
+		if len(x.lines) > 0 && prev >= key {
+			return nil, fmt.Errorf("index snapshot: item %d: key %q out of order", len(x.lines), EscapeBytes(key))
 		}
 		prev = key
-		hash.Write(data[pos:lineEnd])
+		hash.Write(l)
 		hash.Write([]byte{'\n'})
-		x.starts = append(x.starts, uint32(pos))
-		x.ends = append(x.ends, uint32(lineEnd))
-		if plain {
-			x.keyLen = append(x.keyLen, uint32(len(key)))
-		} else {
-			if x.slow == nil {
-				x.slow = map[int]string{}
-			}
-			x.slow[len(x.keyLen)] = key
-			x.keyLen = append(x.keyLen, slowKey)
-		}
-		pos = end
+		x.lines = append(x.lines, indexLine{off: start, len: uint32(len(l)), hash: x.lineHash(l)})
+		x.byKey = append(x.byKey, keyPos{hash: maphash.String(x.seed, key), pos: uint32(len(x.lines) - 1)})
 	}
+	var computed Digest
 	hash.Sum(computed[:0])
 	if !recorded.IsZero() && recorded != computed {
 		return nil, fmt.Errorf("index snapshot: content does not match its digest (recorded %s, computed %s)", recorded.Short(), computed.Short())
 	}
 	x.digest = computed
+	sort.Slice(x.byKey, func(a, b int) bool { return x.byKey[a].hash < x.byKey[b].hash })
 	return x, nil
+}
+
+func (x *Index) lineHash(l []byte) [2]uint64 {
+	var h maphash.Hash
+	h.SetSeed(x.seed)
+	h.Write(l)
+	a := h.Sum64()
+	h.WriteByte(0)
+	h.Write(l)
+	return [2]uint64{a, h.Sum64()}
 }
 
 // decodeHeaderOnly decodes the header part of a canonical encoding.
@@ -131,7 +153,7 @@ func (p *itemParser) key(line []byte) (string, bool, error) {
 }
 
 // Len returns the number of items.
-func (x *Index) Len() int { return len(x.keyLen) }
+func (x *Index) Len() int { return len(x.lines) }
 
 // Digest returns the snapshot's state digest.
 func (x *Index) Digest() Digest { return x.digest }
@@ -139,45 +161,106 @@ func (x *Index) Digest() Digest { return x.digest }
 // Host returns the snapshot's host.
 func (x *Index) Host() Host { return x.header.Host }
 
-// Find returns the position of the item with the given key.
-func (x *Index) Find(key string) (int, bool) {
-	i := sort.Search(len(x.keyLen), func(i int) bool { return x.cmpKey(i, key) >= 0 })
-	return i, i < len(x.keyLen) && x.cmpKey(i, key) == 0
-}
-
-// cmpKey compares item i's key with key, without allocating for plain keys.
-func (x *Index) cmpKey(i int, key string) int {
-	if n := x.keyLen[i]; n != slowKey {
-		s := x.starts[i] + uint32(len(keyPrefix))
-		return bytes.Compare(x.raw[s:s+n], []byte(key))
+// Match looks up the item with the given key and compares its encoding
+// with line: found says the snapshot has the key, same that the item is
+// exactly as line encodes it. An unchanged item costs no read.
+func (x *Index) Match(key string, line []byte) (pos int, found, same bool) {
+	h := maphash.String(x.seed, key)
+	first := sort.Search(len(x.byKey), func(i int) bool { return x.byKey[i].hash >= h })
+	for i := first; i < len(x.byKey) && x.byKey[i].hash == h; i++ {
+		if p := int(x.byKey[i].pos); x.Same(p, line) {
+			return p, true, true
+		}
 	}
-	return strings.Compare(x.slow[i], key)
-}
-
-// Key returns the key of item i.
-func (x *Index) Key(i int) string {
-	if n := x.keyLen[i]; n != slowKey {
-		s := x.starts[i] + uint32(len(keyPrefix))
-		return string(x.raw[s : s+n])
+	for i := first; i < len(x.byKey) && x.byKey[i].hash == h; i++ {
+		p := int(x.byKey[i].pos)
+		if k, err := x.Key(p); err == nil && k == key {
+			return p, true, false
+		}
 	}
-	return x.slow[i]
+	return 0, false, false
 }
 
-// Line returns the canonical encoding of item i.
-func (x *Index) Line(i int) []byte { return x.raw[x.starts[i]:x.ends[i]] }
+// Same reports whether line, an item's canonical encoding, is exactly item
+// i's.
+func (x *Index) Same(i int, line []byte) bool {
+	return uint32(len(line)) == x.lines[i].len && x.lineHash(line) == x.lines[i].hash
+}
 
-// Item decodes item i.
+// Line reads the canonical encoding of item i.
+func (x *Index) Line(i int) ([]byte, error) {
+	l := x.lines[i]
+	b := make([]byte, l.len)
+	if _, err := x.src.ReadAt(b, l.off); err != nil {
+		return nil, fmt.Errorf("read item %d: %w", i, err)
+	}
+	if x.lineHash(b) != l.hash {
+		return nil, fmt.Errorf("read item %d: the encoding changed while it was in use", i)
+	}
+	return b, nil
+}
+
+// Key reads the key of item i.
+func (x *Index) Key(i int) (string, error) {
+	l, err := x.Line(i)
+	if err != nil {
+		return "", err
+	}
+	p := &itemParser{intern: map[string]string{}}
+	k, _, err := p.key(l)
+	return k, err
+}
+
+// Item reads and decodes item i.
 func (x *Index) Item(i int) (Item, error) {
+	l, err := x.Line(i)
+	if err != nil {
+		return Item{}, err
+	}
 	var it Item
 	p := &itemParser{intern: map[string]string{}}
-	if err := p.parse(x.Line(i), &it); err != nil {
+	if err := p.parse(l, &it); err != nil {
 		return Item{}, fmt.Errorf("item %d: %w", i, err)
 	}
 	return it, nil
 }
 
-// Snapshot decodes the whole snapshot.
-func (x *Index) Snapshot() (*Snapshot, error) { return Unmarshal(x.raw) }
+// Each reads every item line in order, with its key, and calls fn with
+// them; fn must not keep line.
+func (x *Index) Each(fn func(i int, key string, line []byte) error) error {
+	if len(x.lines) == 0 {
+		return nil
+	}
+	first, last := x.lines[0], x.lines[len(x.lines)-1]
+	br := bufio.NewReaderSize(io.NewSectionReader(x.src, first.off, last.off+int64(last.len)+1-first.off), 256<<10)
+	p := &itemParser{intern: map[string]string{}}
+	buf := make([]byte, 0, 1024)
+	for i, l := range x.lines {
+		if cap(buf) < int(l.len)+2 {
+			buf = make([]byte, 0, l.len+2)
+		}
+		sep := 2 // ",\n" after every line but the last
+		if i == len(x.lines)-1 {
+			sep = 1
+		}
+		b := buf[:int(l.len)+sep]
+		if _, err := io.ReadFull(br, b); err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		line := b[:l.len]
+		if x.lineHash(line) != l.hash {
+			return fmt.Errorf("read item %d: the encoding changed while it was in use", i)
+		}
+		key, _, err := p.key(line)
+		if err != nil {
+			return fmt.Errorf("read item %d: %w", i, err)
+		}
+		if err := fn(i, key, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // AppendCanonical appends the item's canonical encoding: the bytes of its
 // line in Encode's output, which Index compares.

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := NewIndex(data)
+	x, err := NewIndex(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,20 +21,33 @@ func TestIndex(t *testing.T) {
 	}
 	for i := range s.Items {
 		it := &s.Items[i]
-		j, ok := x.Find(it.Key)
-		if !ok || j != i {
-			t.Fatalf("Find(%q) = %d, %v", it.Key, j, ok)
+		line := it.AppendCanonical(nil)
+		j, found, same := x.Match(it.Key, line)
+		if !found || !same || j != i {
+			t.Fatalf("Match(%q) = %d, %v, %v", it.Key, j, found, same)
 		}
-		if got := string(x.Line(j)); got != string(it.AppendCanonical(nil)) {
-			t.Errorf("line %d = %s, want the canonical encoding", j, got)
+		changed := *it
+		changed.Error = "now unreadable"
+		if j, found, same := x.Match(it.Key, changed.AppendCanonical(nil)); !found || same || j != i {
+			t.Errorf("Match of a changed item = %d, %v, %v", j, found, same)
 		}
 		back, err := x.Item(j)
 		if err != nil || !back.Equal(it) {
 			t.Errorf("Item(%d) = %+v, %v", j, back, err)
 		}
 	}
-	if _, ok := x.Find("file:/nope"); ok {
-		t.Error("Find found a missing key")
+	if _, found, _ := x.Match("file:/nope", []byte("{}")); found {
+		t.Error("Match found a missing key")
+	}
+	var keys []string
+	if err := x.Each(func(i int, key string, line []byte) error {
+		keys = append(keys, key)
+		if string(line) != string(s.Items[i].AppendCanonical(nil)) {
+			t.Errorf("Each line %d differs", i)
+		}
+		return nil
+	}); err != nil || len(keys) != len(s.Items) || keys[1] != s.Items[1].Key {
+		t.Errorf("Each: %v, keys %q", err, keys)
 	}
 	i := 0
 	if d := DigestOf("web-01", func() []byte {
@@ -46,8 +60,11 @@ func TestIndex(t *testing.T) {
 		t.Error("DigestOf differs from Digest")
 	}
 	bad := strings.Replace(string(data), `"0600"`, `"0777"`, 1)
-	if _, err := NewIndex([]byte(bad)); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+	if _, err := NewIndex(strings.NewReader(bad), int64(len(bad))); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
 		t.Errorf("edited encoding: err = %v", err)
+	}
+	if _, err := NewIndex(bytes.NewReader(data[:len(data)/2]), int64(len(data)/2)); err == nil {
+		t.Error("truncated encoding indexed")
 	}
 }
 
@@ -56,7 +73,7 @@ func BenchmarkIndex100k(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := NewIndex(data); err != nil {
+		if _, err := NewIndex(bytes.NewReader(data), int64(len(data))); err != nil {
 			b.Fatal(err)
 		}
 	}

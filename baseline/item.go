@@ -294,6 +294,9 @@ func EscapeBytes(s string) string {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendJSONString appends s as the canonical encoding writes a string.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
 // appendString appends s as a JSON string, with bytes that are not valid
 // UTF-8 written as \xNN text (see EscapeBytes). HTML characters are not
 // escaped, so the output matches encoding/json with SetEscapeHTML(false).

@@ -1,8 +1,8 @@
 package source
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"sync"
@@ -66,8 +66,7 @@ func (s *compareSink) add(it baseline.Item, src int) string {
 		bp = &b
 	}
 	line := it.AppendCanonical((*bp)[:0])
-	i, found := s.c.base.Find(it.Key)
-	same := found && bytes.Equal(s.c.base.Line(i), line)
+	i, found, same := s.c.base.Match(it.Key, line)
 	*bp = line
 	s.pool.Put(bp)
 
@@ -143,33 +142,48 @@ func (c *Comparison) Unchanged() bool {
 
 // Digest returns the state digest of the snapshot the run observed, without
 // building it: the baseline's lines where items are unchanged, the new
-// items' encodings elsewhere.
-func (c *Comparison) Digest() baseline.Digest {
+// items' encodings elsewhere, merged in key order.
+func (c *Comparison) Digest() (baseline.Digest, error) {
 	if c.Unchanged() {
-		return c.base.Digest()
+		return c.base.Digest(), nil
 	}
-	i, j := 0, 0
-	var buf []byte
-	return baseline.DigestOf(c.Host.Name, func() []byte {
-		for {
-			switch {
-			case i < c.base.Len() && (j == len(c.delta) || c.base.Key(i) < c.delta[j].Key):
-				i++
-				if c.seen[i-1] != 0 {
-					return c.base.Line(i - 1)
-				}
-			case j < len(c.delta):
-				if i < c.base.Len() && c.base.Key(i) == c.delta[j].Key {
-					i++
-				}
-				j++
-				buf = c.delta[j-1].AppendCanonical(buf[:0])
-				return buf
-			default:
-				return nil
-			}
+	h := sha256.New()
+	var b []byte
+	b = appendHost(b, c.Host.Name)
+	h.Write(b)
+	j := 0
+	emitDelta := func(upTo string, all bool) {
+		for j < len(c.delta) && (all || c.delta[j].Key < upTo) {
+			b = c.delta[j].AppendCanonical(b[:0])
+			b = append(b, '\n')
+			h.Write(b)
+			j++
 		}
+	}
+	err := c.base.Each(func(i int, key string, line []byte) error {
+		emitDelta(key, false)
+		if j < len(c.delta) && c.delta[j].Key == key {
+			return nil // changed: the delta item is written in its place
+		}
+		if c.seen[i] != 0 {
+			h.Write(line)
+			h.Write([]byte{'\n'})
+		}
+		return nil
 	})
+	if err != nil {
+		return baseline.Digest{}, fmt.Errorf("snapshot digest: %w", err)
+	}
+	emitDelta("", true)
+	var d baseline.Digest
+	h.Sum(d[:0])
+	return d, nil
+}
+
+// appendHost appends the digest's first line: the host name as the
+// canonical encoding writes it.
+func appendHost(b []byte, name string) []byte {
+	return append(baseline.AppendJSONString(b, name), '\n')
 }
 
 // Drift returns the drift from the baseline, described by meta, with the
@@ -178,7 +192,7 @@ func (c *Comparison) Drift(meta baseline.Meta, opt baseline.DiffOptions) (*basel
 	old := &baseline.Snapshot{Host: c.base.Host()}
 	cur := &baseline.Snapshot{Host: c.Host, TakenAt: c.TakenAt, Items: c.delta}
 	for _, it := range c.delta {
-		if i, ok := c.base.Find(it.Key); ok {
+		if i, ok, _ := c.base.Match(it.Key, nil); ok {
 			bi, err := c.base.Item(i)
 			if err != nil {
 				return nil, fmt.Errorf("drift: baseline %w", err)
@@ -197,8 +211,11 @@ func (c *Comparison) Drift(meta baseline.Meta, opt baseline.DiffOptions) (*basel
 	}
 	old.Sort()
 	d := baseline.Diff(old, cur, opt)
+	var err error
 	d.BaselineVersion = meta.Version
 	d.BaselineDigest = c.base.Digest()
-	d.SnapshotDigest = c.Digest()
+	if d.SnapshotDigest, err = c.Digest(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }

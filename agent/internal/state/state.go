@@ -243,32 +243,50 @@ func (s *Store) Load(v int) (*baseline.Baseline, error) {
 }
 
 // LoadIndex returns baseline version v (0 for the newest) as an index over
-// its canonical encoding, verified like Load; a check compares with it
-// without decoding every item.
-func (s *Store) LoadIndex(v int) (baseline.Meta, *baseline.Index, error) {
-	meta, b, err := s.read(v)
+// its canonical encoding, verified like Load, for a check that compares
+// with it without decoding every item. The index reads the baseline file
+// while it is used: call the returned function when done.
+func (s *Store) LoadIndex(v int) (baseline.Meta, *baseline.Index, func(), error) {
+	e, path, err := s.entry(v)
 	if err != nil {
-		return baseline.Meta{}, nil, err
+		return baseline.Meta{}, nil, nil, err
 	}
-	x, err := baseline.NewIndex(b)
+	f, err := os.Open(path)
 	if err != nil {
-		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: %w", meta.Version, err)
+		return baseline.Meta{}, nil, nil, fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err)
 	}
-	if x.Digest() != meta.SnapshotDigest {
-		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: snapshot digest does not match the approval: %w", meta.Version, ErrTampered)
+	fail := func(err error) (baseline.Meta, *baseline.Index, func(), error) {
+		f.Close()
+		return baseline.Meta{}, nil, nil, err
 	}
-	return meta, x, nil
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return fail(fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err))
+	}
+	var got baseline.Digest
+	h.Sum(got[:0])
+	if got != e.FileSHA256 {
+		return fail(fmt.Errorf("load baseline v%d: %s was modified outside driftwatch (recorded sha256 %s, now %s): %w", e.Meta.Version, path, e.FileSHA256.Short(), got.Short(), ErrTampered))
+	}
+	x, err := baseline.NewIndex(f, size)
+	if err != nil {
+		return fail(fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err))
+	}
+	if x.Digest() != e.Meta.SnapshotDigest {
+		return fail(fmt.Errorf("load baseline v%d: snapshot digest does not match the approval: %w", e.Meta.Version, ErrTampered))
+	}
+	return e.Meta, x, func() { f.Close() }, nil
 }
 
-// read returns the approval and file content of version v, checked against
-// the digest the index recorded.
-func (s *Store) read(v int) (baseline.Meta, []byte, error) {
+// entry finds version v (0: the newest) in the verified index.
+func (s *Store) entry(v int) (*indexEntry, string, error) {
 	idx, err := s.readIndex()
 	if err != nil {
-		return baseline.Meta{}, nil, err
+		return nil, "", err
 	}
 	if len(idx.Versions) == 0 {
-		return baseline.Meta{}, nil, ErrNoBaseline
+		return nil, "", ErrNoBaseline
 	}
 	var e *indexEntry
 	if v == 0 {
@@ -280,10 +298,19 @@ func (s *Store) read(v int) (baseline.Meta, []byte, error) {
 			}
 		}
 		if e == nil {
-			return baseline.Meta{}, nil, fmt.Errorf("baseline v%d does not exist (newest is v%d)", v, idx.Versions[len(idx.Versions)-1].Meta.Version)
+			return nil, "", fmt.Errorf("baseline v%d does not exist (newest is v%d)", v, idx.Versions[len(idx.Versions)-1].Meta.Version)
 		}
 	}
-	path := filepath.Join(s.dir, "baselines", e.File)
+	return e, filepath.Join(s.dir, "baselines", e.File), nil
+}
+
+// read returns the approval and file content of version v, checked against
+// the digest the index recorded.
+func (s *Store) read(v int) (baseline.Meta, []byte, error) {
+	e, path, err := s.entry(v)
+	if err != nil {
+		return baseline.Meta{}, nil, err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return baseline.Meta{}, nil, fmt.Errorf("load baseline v%d: %w", e.Meta.Version, err)
