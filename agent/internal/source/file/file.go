@@ -102,8 +102,9 @@ func (s *Source) Kind() string { return baseline.KindFile }
 
 // job is one path for a worker to observe.
 type job struct {
-	path    string
-	pattern *glob.Pattern // the root's pattern, nil for a literal root
+	path string
+	dir  *dirHandle // the open parent directory, nil for a root
+	name string     // the base name within dir
 }
 
 // Collect walks the roots and emits one item per path; see source.Source.
@@ -119,11 +120,17 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 				if ctx.Err() != nil {
 					continue
 				}
-				s.visit(j.path, emit, buf)
+				s.visit(j, emit, buf)
+				j.dir.release()
 			}
 		}()
 	}
-	seen := map[string]bool{}
+	// With several roots one may lie inside another: remember what was sent.
+	// With one, every path comes once and the map is not needed.
+	var seen map[string]bool
+	if len(s.roots) > 1 {
+		seen = map[string]bool{}
+	}
 	walked := map[string]string{} // real path of each root walked → its path
 	for i, root := range s.roots {
 		if ctx.Err() != nil {
@@ -154,21 +161,24 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 		return
 	}
 	var stack []string
-	send := func(p string, isDir bool) {
+	send := func(dir *dirHandle, p, name string, isDir bool) {
 		if s.exclude.Match(p) {
 			return
 		}
 		if pat == nil || pat.Match(p) {
-			if !seen[p] {
-				seen[p] = true
-				jobs <- job{path: p}
+			if seen == nil || !seen[p] {
+				if seen != nil {
+					seen[p] = true
+				}
+				dir.acquire()
+				jobs <- job{path: p, dir: dir, name: name}
 			}
 		}
 		if isDir {
 			stack = append(stack, p)
 		}
 	}
-	send(root, fi.IsDir())
+	send(nil, root, "", fi.IsDir())
 	for len(stack) > 0 && ctx.Err() == nil {
 		dir := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -176,9 +186,13 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 		if err != nil {
 			emit.Warn(fmt.Errorf("%s: %w", dir, err))
 		}
+		// The workers stat and open the entries relative to the open
+		// directory: the kernel resolves one name, not the whole path.
+		h := openDir(dir)
 		for _, e := range entries {
-			send(join(dir, e.Name()), e.IsDir())
+			send(h, join(dir, e.Name()), e.Name(), e.IsDir())
 		}
+		h.release()
 	}
 }
 
@@ -199,9 +213,10 @@ func join(dir, name string) string {
 }
 
 // visit observes one path and emits its item.
-func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
+func (s *Source) visit(j job, emit source.Emitter, buf []byte) {
+	path := j.path
 	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
-	st, err := lstat(path)
+	st, err := lstatAt(j.dir, j.name, path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return // gone since the directory was read
@@ -212,23 +227,24 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 		return
 	}
 	mode := st.mode
+	// Attributes are appended in name order, so no sort is needed:
+	// gid, group, mode, mtime, owner, rdev, size, target, type, uid.
 	attrs := make(baseline.Attrs, 0, 9)
-	attrs = append(attrs, baseline.Attr{Name: baseline.AttrType, Value: fileType(mode)})
+	var owner, group string
 	if st.hasOwner {
-		attrs = append(attrs,
-			baseline.Attr{Name: baseline.AttrUID, Value: strconv.FormatUint(uint64(st.uid), 10)},
-			baseline.Attr{Name: baseline.AttrGID, Value: strconv.FormatUint(uint64(st.gid), 10)})
-		if n := s.userName(st.uid); n != "" {
-			attrs = append(attrs, baseline.Attr{Name: baseline.AttrOwner, Value: n})
-		}
-		if n := s.groupName(st.gid); n != "" {
-			attrs = append(attrs, baseline.Attr{Name: baseline.AttrGroup, Value: n})
+		owner, group = s.userName(st.uid), s.groupName(st.gid)
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrGID, Value: strconv.FormatUint(uint64(st.gid), 10)})
+		if group != "" {
+			attrs = append(attrs, baseline.Attr{Name: baseline.AttrGroup, Value: group})
 		}
 	}
 	if mode&fs.ModeSymlink == 0 {
 		attrs = append(attrs, baseline.Attr{Name: baseline.AttrMode, Value: permString(mode)})
 	}
 	attrs = append(attrs, baseline.Attr{Name: baseline.AttrMtime, Value: st.modTime().UTC().Format(time.RFC3339Nano)})
+	if owner != "" {
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrOwner, Value: owner})
+	}
 	switch {
 	case mode.IsRegular():
 		attrs = append(attrs, baseline.Attr{Name: baseline.AttrSize, Value: strconv.FormatInt(st.size, 10)})
@@ -244,7 +260,11 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 		major, minor := devMajorMinor(st.rdev)
 		attrs = append(attrs, baseline.Attr{Name: "rdev", Value: fmt.Sprintf("%d:%d", major, minor)})
 	}
-	it.Attrs = attrs.Sort()
+	attrs = append(attrs, baseline.Attr{Name: baseline.AttrType, Value: fileType(mode)})
+	if st.hasOwner {
+		attrs = append(attrs, baseline.Attr{Name: baseline.AttrUID, Value: strconv.FormatUint(uint64(st.uid), 10)})
+	}
+	it.Attrs = attrs
 	if !mode.IsRegular() {
 		emit.Item(it, nil)
 		return
@@ -260,7 +280,7 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 			return
 		}
 	}
-	digest, content, err := s.read(path, st.size, buf)
+	digest, content, err := s.read(j, st.size, buf)
 	if err != nil {
 		it.Error = errText(err)
 		emit.Warn(fmt.Errorf("%s: %w", path, err))
@@ -279,8 +299,9 @@ func (s *Source) visit(path string, emit source.Emitter, buf []byte) {
 // (valid UTF-8 without NUL bytes), not over the size cap, not digest-only.
 // size is the size lstat saw; a file that changes while it is read is read
 // to its end all the same.
-func (s *Source) read(path string, size int64, buf []byte) (baseline.Digest, []byte, error) {
-	f, err := openFile(path)
+func (s *Source) read(j job, size int64, buf []byte) (baseline.Digest, []byte, error) {
+	path := j.path
+	f, err := openAt(j.dir, j.name, path)
 	if err != nil {
 		return baseline.Digest{}, nil, err
 	}

@@ -311,3 +311,15 @@ func TestSameDirectoryUnderTwoNames(t *testing.T) {
 		t.Errorf("items %q, want the directory walked once", keys)
 	}
 }
+
+func TestAttrsInNameOrder(t *testing.T) {
+	root := tree(t)
+	src, _ := New("files", Options{Paths: []string{root}})
+	for _, it := range sourcetest.Collect(t, src).Items {
+		for i := 1; i < len(it.Attrs); i++ {
+			if it.Attrs[i-1].Name >= it.Attrs[i].Name {
+				t.Fatalf("%s: attributes out of order: %v", it.Key, it.Attrs)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package file
 import (
 	"io"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,49 @@ type statInfo struct {
 	hasDevNums bool
 }
 
-// lstat stats path without following a final symlink, straight from the
-// system call: no FileInfo is allocated for each of 100,000 files.
-func lstat(path string) (statInfo, error) {
+// dirHandle is an open directory whose entries workers stat and open by
+// name. It is closed when the walker and every job holding it are done.
+type dirHandle struct {
+	fd   int
+	refs atomic.Int32
+}
+
+// openDir opens dir for relative lookups; on failure it returns nil and the
+// entries are looked up by their full path.
+func openDir(dir string) *dirHandle {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	h := &dirHandle{fd: fd}
+	h.refs.Store(1)
+	return h
+}
+
+func (h *dirHandle) acquire() {
+	if h != nil {
+		h.refs.Add(1)
+	}
+}
+
+func (h *dirHandle) release() {
+	if h != nil && h.refs.Add(-1) == 0 {
+		unix.Close(h.fd)
+	}
+}
+
+// lstatAt stats name in dir (or path when dir is nil) without following a
+// final symlink, straight from the system call: no FileInfo is allocated
+// for each of 100,000 files.
+func lstatAt(dir *dirHandle, name, path string) (statInfo, error) {
 	var st unix.Stat_t
 	for {
-		err := unix.Lstat(path, &st)
+		var err error
+		if dir != nil {
+			err = unix.Fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		} else {
+			err = unix.Lstat(path, &st)
+		}
 		if err == unix.EINTR {
 			continue
 		}
@@ -95,15 +133,22 @@ func (f *fdFile) Read(b []byte) (int, error) {
 
 func (f *fdFile) Close() error { return unix.Close(f.fd) }
 
-// openFile opens a regular file for reading without following a symlink put
-// in its place, without blocking on a FIFO put in its place, and without
-// updating its access time where the kernel allows that.
-func openFile(path string) (io.ReadCloser, error) {
+// openAt opens a regular file (name in dir, or path when dir is nil) for
+// reading without following a symlink put in its place, without blocking on
+// a FIFO put in its place, and without updating its access time where the
+// kernel allows that.
+func openAt(dir *dirHandle, name, path string) (io.ReadCloser, error) {
 	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	open := func(flags int) (int, error) {
+		if dir != nil {
+			return unix.Openat(dir.fd, name, flags, 0)
+		}
+		return unix.Open(path, flags, 0)
+	}
 	for {
-		fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
+		fd, err := open(flags | unix.O_NOATIME)
 		if err == unix.EPERM {
-			fd, err = unix.Open(path, flags, 0)
+			fd, err = open(flags)
 		}
 		if err == unix.EINTR {
 			continue

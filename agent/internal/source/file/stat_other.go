@@ -21,9 +21,19 @@ type statInfo struct {
 	hasDevNums bool
 }
 
-// lstat gives what the portable FileInfo holds, plus owner and inode where
-// the system has them.
-func lstat(path string) (statInfo, error) {
+// dirHandle stands for an open directory; here entries are looked up by
+// their full path.
+type dirHandle struct{}
+
+func openDir(string) *dirHandle { return nil }
+
+func (h *dirHandle) acquire() {}
+
+func (h *dirHandle) release() {}
+
+// lstatAt gives what the portable FileInfo holds, plus owner and inode
+// where the system has them.
+func lstatAt(_ *dirHandle, _, path string) (statInfo, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return statInfo{}, err
@@ -35,6 +45,6 @@ func lstat(path string) (statInfo, error) {
 
 func (s statInfo) modTime() time.Time { return time.Unix(0, s.mtime) }
 
-func openFile(path string) (io.ReadCloser, error) { return os.Open(path) }
+func openAt(_ *dirHandle, _, path string) (io.ReadCloser, error) { return os.Open(path) }
 
 func devMajorMinor(rdev uint64) (uint64, uint64) { return rdev >> 8, rdev & 0xff }
