@@ -127,7 +127,7 @@ type Report struct {
 	ItemCount      int
 	AgentVersion   string
 	// Sources and Drift are the report's JSON, kept as sent byte for
-	// byte; each must be valid JSON or nil.
+	// byte; each must be valid JSON, or empty (read back as nil).
 	Sources []byte
 	Drift   []byte
 	// Changes is the number of drift changes.

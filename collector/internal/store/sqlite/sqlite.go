@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/internal/store"
+)
+
+// busyTimeout is how long a connection waits for another process's lock.
+const busyTimeout = 5 * time.Second
+
+// Store is store.Store on one SQLite file. Create it with Open.
+type Store struct {
+	w *sql.DB // exactly one connection: every write
+	r *sql.DB // read-only connections
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database file at path, creating it with mode 0600 when it
+// does not exist, and applies the migrations it lacks.
+func Open(ctx context.Context, path string) (*Store, error) {
+	w, err := openWriter(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// Migrate applies the migrations the database file at path lacks, creating
+// the file with mode 0600 when it does not exist, and returns the names of
+// those it applied (none when the schema is current).
+func Migrate(ctx context.Context, path string) ([]string, error) {
+	w, err := openWriter(path)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	applied, err := migrate(ctx, w)
+	if err != nil {
+		return nil, fmt.Errorf("migrate sqlite store %s: %w", path, err)
+	}
+	return applied, nil
+}
+
+// openWriter creates the file when needed and opens the one-connection
+// write pool on it.
+func openWriter(path string) (*sql.DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite store %q: want the path of a database file, without \"file:\" or '?'", path)
+	}
+	// Create the file ourselves so that it gets mode 0600; SQLite gives
+	// its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	return w, nil
+}
+
+// dsn returns the driver's name for path: the writer begins transactions
+// with BEGIN IMMEDIATE and sets WAL mode; readers are read-only.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Set("_query_only", "1")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Ping checks that both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools; calling it again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
+		}
+	})
+	return s.closeErr
+}
+
+// write runs fn in one write transaction and commits it when fn returns
+// nil.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error that matters is fn's
+		return err
+	}
+	return tx.Commit()
+}
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// mapErr turns a constraint violation into the store's error: a unique
+// key into store.ErrExists, a foreign key into store.ErrNotFound, no rows
+// into store.ErrNotFound. It keeps the driver's message.
+func mapErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", store.ErrExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// timeLayout is how times are kept: UTC, microseconds, fixed width, so
+// that text order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// fmtTime formats t for storage, truncated to the microsecond.
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// nullTime formats t for storage; the zero time is NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return fmtTime(t)
+}
+
+// timeCol scans a stored time into *t; NULL is the zero time.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case nil:
+		*c.t = time.Time{}
+		return nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("scan time: unexpected %T", src)
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return fmt.Errorf("scan time: %w", err)
+	}
+	*c.t = t.UTC()
+	return nil
+}
+
+// digestCol scans stored hex into *d.
+type digestCol struct{ d *baseline.Digest }
+
+func (c digestCol) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("scan digest: unexpected %T", src)
+	}
+	d, err := baseline.ParseDigest(s)
+	if err != nil {
+		return fmt.Errorf("scan digest: %w", err)
+	}
+	*c.d = d
+	return nil
+}
+
+// jsonCol scans stored JSON text into *v.
+type jsonCol struct{ v any }
+
+func (c jsonCol) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("scan json: unexpected %T", src)
+	}
+	if err := json.Unmarshal(b, c.v); err != nil {
+		return fmt.Errorf("scan json: %w", err)
+	}
+	return nil
+}
+
+// rawJSONCol scans stored JSON text into *b exactly; NULL is nil.
+type rawJSONCol struct{ b *[]byte }
+
+func (c rawJSONCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.b = nil
+	case string:
+		*c.b = []byte(v)
+	case []byte:
+		*c.b = append([]byte(nil), v...)
+	default:
+		return fmt.Errorf("scan json: unexpected %T", src)
+	}
+	return nil
+}
+
+// rawJSON is b as stored: TEXT, or NULL for nil or empty.
+func rawJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// labelsJSON encodes labels; nil is an empty object.
+func labelsJSON(labels map[string]string) (string, error) {
+	if labels == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(labels)
+	return string(b), err
+}
