@@ -33,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/driftwatch/driftwatch/agent/internal/atomicfile"
@@ -51,6 +52,7 @@ type Store struct {
 	dir      string
 	key      []byte
 	unsynced atomic.Int64 // blobs written since the last file system sync
+	dirs     sync.Map     // blob directories known to exist
 }
 
 // crashHook, set only by tests, runs at named points of an approval so that
@@ -123,18 +125,36 @@ func (s *Store) blobPath(d baseline.Digest) string {
 func (s *Store) PutBlob(content []byte) (baseline.Digest, error) {
 	d := baseline.Sum(content)
 	p := s.blobPath(d)
-	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(content)) {
-		return d, nil
+	if fi, err := os.Stat(p); err == nil {
+		if fi.Size() == int64(len(content)) {
+			return d, nil
+		}
+		// Cut short by a crash: write it again.
+		os.Remove(p)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	dir := filepath.Dir(p)
+	if _, ok := s.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
+		}
+		s.dirs.Store(dir, true)
+	}
+	// Blobs are written in place, without a sync each: thousands of
+	// temporary files, renames and syncs would take minutes. Approve syncs
+	// the file system once before a baseline refers to them; a blob cut
+	// short by a crash fails its digest check on read and is rewritten (its
+	// size differs) by the next scan that stores it.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return d, nil // another worker is storing the same content
+	}
+	if err != nil {
 		return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
 	}
-	// No sync per blob: thousands of them would take minutes. Approve syncs
-	// the file system once before a baseline refers to them, and a blob
-	// damaged by a crash fails its digest check on read and is rewritten
-	// (its size differs) by the next scan that stores it.
-	if err := atomicfile.WriteFileNoSync(p, content, 0o600); err != nil {
-		return d, fmt.Errorf("store blob %s: %w", d.Short(), err)
+	_, werr := f.Write(content)
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(p)
+		return d, fmt.Errorf("store blob %s: %w", d.Short(), errors.Join(werr, cerr))
 	}
 	s.unsynced.Add(1)
 	return d, nil
