@@ -49,14 +49,14 @@ type slot struct {
 type Cache struct {
 	mu      sync.Mutex
 	config  baseline.Digest
-	entries map[uint64]*slot
+	entries map[uint64]slot
 	loaded  int
 	dirty   bool
 }
 
 // NewCache returns an empty cache for a configuration.
 func NewCache(config baseline.Digest) *Cache {
-	return &Cache{config: config, entries: map[uint64]*slot{}}
+	return &Cache{config: config, entries: map[uint64]slot{}}
 }
 
 func pathHash(path string) uint64 {
@@ -91,11 +91,10 @@ func LoadCache(path string, config baseline.Digest) (*Cache, error) {
 	if uint64(len(data)) != n*entrySize {
 		return c, fmt.Errorf("load scan cache %s: truncated", path)
 	}
-	slots := make([]slot, n)
-	c.entries = make(map[uint64]*slot, n)
-	for i := range slots {
+	c.entries = make(map[uint64]slot, n)
+	for i := range int(n) {
 		rec := data[i*entrySize : (i+1)*entrySize]
-		s := &slots[i]
+		var s slot
 		key := binary.LittleEndian.Uint64(rec[0:])
 		s.Size = int64(binary.LittleEndian.Uint64(rec[8:]))
 		s.Mtime = int64(binary.LittleEndian.Uint64(rec[16:]))
@@ -128,16 +127,10 @@ func (c *Cache) Store(path string, e Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.entries[h]
-	if !ok {
-		c.entries[h] = &slot{Entry: e, seen: true}
-		c.dirty = true
-		return
-	}
-	if s.Entry != e {
-		s.Entry = e
+	if !ok || s.Entry != e {
 		c.dirty = true
 	}
-	s.seen = true
+	c.entries[h] = slot{Entry: e, seen: true}
 }
 
 // Dirty reports whether saving would change the cache: an entry was added

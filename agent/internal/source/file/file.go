@@ -109,19 +109,22 @@ type job struct {
 
 // Collect walks the roots and emits one item per path; see source.Source.
 func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
-	jobs := make(chan job, 4096)
+	// Jobs go to the workers in batches: one channel operation and one
+	// wake-up per batch instead of per file.
+	jobs := make(chan []job, 64)
 	var wg sync.WaitGroup
 	for range s.opt.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 64<<10)
-			for j := range jobs {
-				if ctx.Err() != nil {
-					continue
+			w := &worker{buf: make([]byte, 64<<10), hash: sha256.New()}
+			for batch := range jobs {
+				for _, j := range batch {
+					if ctx.Err() == nil {
+						s.visit(j, emit, w)
+					}
+					j.dir.release()
 				}
-				s.visit(j, emit, buf)
-				j.dir.release()
 			}
 		}()
 	}
@@ -152,7 +155,16 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 }
 
 // walk sends root and everything below it to jobs, depth first.
-func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen map[string]bool, jobs chan<- job, emit source.Emitter) {
+func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen map[string]bool, jobs chan<- []job, emit source.Emitter) {
+	const batchSize = 128
+	batch := make([]job, 0, batchSize)
+	flush := func() {
+		if len(batch) > 0 {
+			jobs <- batch
+			batch = make([]job, 0, batchSize)
+		}
+	}
+	defer flush()
 	fi, err := os.Lstat(root)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -171,7 +183,10 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 					seen[p] = true
 				}
 				dir.acquire()
-				jobs <- job{path: p, dir: dir, name: name}
+				batch = append(batch, job{path: p, dir: dir, name: name})
+				if len(batch) == batchSize {
+					flush()
+				}
 			}
 		}
 		if isDir {
@@ -212,8 +227,14 @@ func join(dir, name string) string {
 	return dir + "/" + name
 }
 
+// worker is one hashing goroutine's reusable state.
+type worker struct {
+	buf  []byte
+	hash hash.Hash
+}
+
 // visit observes one path and emits its item.
-func (s *Source) visit(j job, emit source.Emitter, buf []byte) {
+func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	path := j.path
 	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
 	st, err := lstatAt(j.dir, j.name, path)
@@ -280,7 +301,7 @@ func (s *Source) visit(j job, emit source.Emitter, buf []byte) {
 			return
 		}
 	}
-	digest, content, err := s.read(j, st.size, buf)
+	digest, content, err := s.read(j, st.size, w)
 	if err != nil {
 		it.Error = errText(err)
 		emit.Warn(fmt.Errorf("%s: %w", path, err))
@@ -299,7 +320,7 @@ func (s *Source) visit(j job, emit source.Emitter, buf []byte) {
 // (valid UTF-8 without NUL bytes), not over the size cap, not digest-only.
 // size is the size lstat saw; a file that changes while it is read is read
 // to its end all the same.
-func (s *Source) read(j job, size int64, buf []byte) (baseline.Digest, []byte, error) {
+func (s *Source) read(j job, size int64, w *worker) (baseline.Digest, []byte, error) {
 	path := j.path
 	f, err := openAt(j.dir, j.name, path)
 	if err != nil {
@@ -323,11 +344,12 @@ func (s *Source) read(j job, size int64, buf []byte) (baseline.Digest, []byte, e
 			return baseline.Digest{}, nil, err
 		}
 		// It grew while being read: hash it all, keep nothing.
-		h := sha256.New()
-		h.Write(data)
-		return hashRest(h, f, buf, -1)
+		w.hash.Reset()
+		w.hash.Write(data)
+		return hashRest(w.hash, f, w.buf, -1)
 	}
-	return hashRest(sha256.New(), f, buf, size)
+	w.hash.Reset()
+	return hashRest(w.hash, f, w.buf, size)
 }
 
 // hashRest hashes the rest of f with the worker's buffer. When the reads

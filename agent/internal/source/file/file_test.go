@@ -219,7 +219,9 @@ func TestCacheSkipsUnchangedFiles(t *testing.T) {
 	}
 	poison := baseline.Sum([]byte("poison"))
 	e.Digest = poison
-	loaded.entries[pathHash(path)].Entry = e
+	sl := loaded.entries[pathHash(path)]
+	sl.Entry = e
+	loaded.entries[pathHash(path)] = sl
 	src, _ = New("files", Options{Paths: []string{root}, Content: true, MaxContentSize: 1024, Cache: loaded})
 	if got := sourcetest.Collect(t, src).Lookup("file:" + path).Digest; got != poison {
 		t.Errorf("unchanged file was re-read (digest %s)", got.Short())
