@@ -197,27 +197,23 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 	for len(stack) > 0 && ctx.Err() == nil {
 		dir := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		entries, err := readDir(dir)
+		// The workers stat and open the entries relative to the open
+		// directory: the kernel resolves one name, not the whole path.
+		h, entries, err := listDir(dir)
 		if err != nil {
 			emit.Warn(fmt.Errorf("%s: %w", dir, err))
 		}
-		// The workers stat and open the entries relative to the open
-		// directory: the kernel resolves one name, not the whole path.
-		h := openDir(dir)
 		for _, e := range entries {
-			send(h, join(dir, e.Name()), e.Name(), e.IsDir())
+			send(h, join(dir, e.name), e.name, e.isDir)
 		}
 		h.release()
 	}
 }
 
-func readDir(dir string) ([]fs.DirEntry, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.ReadDir(-1)
+// dirEntry is one name in a directory and whether it is a directory.
+type dirEntry struct {
+	name  string
+	isDir bool
 }
 
 func join(dir, name string) string {

@@ -1,6 +1,8 @@
 package file
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"sync/atomic"
@@ -29,16 +31,54 @@ type dirHandle struct {
 	refs atomic.Int32
 }
 
-// openDir opens dir for relative lookups; on failure it returns nil and the
-// entries are looked up by their full path.
-func openDir(dir string) *dirHandle {
+// listDir opens dir and lists its entries with getdents on the same
+// descriptor, which stays open for the workers' relative lookups until the
+// returned handle's last release.
+func listDir(dir string) (*dirHandle, []dirEntry, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return nil, nil, err
 	}
 	h := &dirHandle{fd: fd}
 	h.refs.Store(1)
-	return h
+	var entries []dirEntry
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return h, entries, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return h, entries, nil
+		}
+		entries = parseDirents(buf[:n], entries)
+	}
+}
+
+// parseDirents appends the entries of a getdents64 buffer: each record is
+// inode (8 bytes), offset (8), record length (2), type (1) and a
+// NUL-terminated name.
+func parseDirents(b []byte, entries []dirEntry) []dirEntry {
+	for len(b) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+		if reclen < 19 || reclen > len(b) {
+			break
+		}
+		typ := b[18]
+		name := b[19:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		b = b[reclen:]
+		if len(name) == 0 || string(name) == "." || string(name) == ".." {
+			continue
+		}
+		entries = append(entries, dirEntry{name: string(name), isDir: typ == unix.DT_DIR})
+	}
+	return entries
 }
 
 func (h *dirHandle) acquire() {

@@ -25,7 +25,20 @@ type statInfo struct {
 // their full path.
 type dirHandle struct{}
 
-func openDir(string) *dirHandle { return nil }
+// listDir lists dir's entries; they are looked up by their full path.
+func listDir(dir string) (*dirHandle, []dirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	des, err := f.ReadDir(-1)
+	entries := make([]dirEntry, 0, len(des))
+	for _, e := range des {
+		entries = append(entries, dirEntry{name: e.Name(), isDir: e.IsDir()})
+	}
+	return nil, entries, err
+}
 
 func (h *dirHandle) acquire() {}
 
