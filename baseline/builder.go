@@ -44,7 +44,13 @@ func NewBuilder(n int) *Builder {
 // Add encodes it and keeps it with tag.
 func (b *Builder) Add(it *Item, tag int) {
 	b.scratch = it.appendJSON(b.scratch[:0])
-	line := b.scratch
+	b.AddEncoded(it, b.scratch, tag)
+}
+
+// AddEncoded keeps it, whose canonical encoding line the caller made with
+// AppendCanonical (so that several goroutines can encode at once and only
+// the copy into the builder is serialised).
+func (b *Builder) AddEncoded(it *Item, line []byte, tag int) {
 	n := len(b.chunks)
 	if n == 0 || len(b.chunks[n-1])+len(line) > cap(b.chunks[n-1]) {
 		b.chunks = append(b.chunks, make([]byte, 0, max(chunkSize, len(line))))

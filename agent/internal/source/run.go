@@ -146,20 +146,28 @@ func first(s []string, n int) []string {
 
 // collectSink keeps every item, encoded, for a full snapshot.
 type collectSink struct {
-	mu      sync.Mutex
-	b       *baseline.Builder
-	counts  []int
-	dropped map[int]bool
+	mu     sync.Mutex
+	b      *baseline.Builder
+	counts []int
+	pool   sync.Pool // encoding buffers
 }
 
 func (c *collectSink) add(it baseline.Item, src int) string {
+	bp, _ := c.pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 512)
+		bp = &b
+	}
+	line := it.AppendCanonical((*bp)[:0])
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for len(c.counts) <= src {
 		c.counts = append(c.counts, 0)
 	}
-	c.b.Add(&it, src)
+	c.b.AddEncoded(&it, line, src)
 	c.counts[src]++
+	c.mu.Unlock()
+	*bp = line
+	c.pool.Put(bp)
 	return ""
 }
 
