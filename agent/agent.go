@@ -85,12 +85,14 @@ func (a *Agent) encoded(ctx context.Context, opt SnapshotOptions) (*baseline.Enc
 	if vs, err := a.store.Versions(); err == nil && len(vs) > 0 {
 		r.SizeHint = vs[len(vs)-1].Items + vs[len(vs)-1].Items/8
 	}
+	start := time.Now()
 	e, err := r.Encoded(ctx, a.Host())
 	if err != nil {
 		return nil, err
 	}
 	e.AgentVersion = a.version
 	e.ConfigDigest = a.cfg.Digest
+	a.log.Debug("snapshot taken", zap.Int("items", e.Len()), zap.Duration("took", time.Since(start)))
 	a.saveCache(cache)
 	return e, nil
 }
@@ -110,9 +112,12 @@ func (a *Agent) runner(opt SnapshotOptions) (*source.Runner, *file.Cache, error)
 
 func (a *Agent) saveCache(cache *file.Cache) {
 	if cache.Dirty() {
+		start := time.Now()
 		if err := cache.Save(a.store.CachePath()); err != nil {
 			a.log.Warn("scan cache not saved; the next check reads every file", zap.Error(err))
+			return
 		}
+		a.log.Debug("scan cache saved", zap.Duration("took", time.Since(start)))
 	}
 }
 
@@ -148,7 +153,9 @@ func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approva
 		if e, err = a.encoded(ctx, SnapshotOptions{}); err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		meta, err = a.store.ApproveEncoded(meta, e)
+		a.log.Debug("baseline written", zap.Duration("took", time.Since(start)))
 	}
 	if err != nil {
 		return nil, err
