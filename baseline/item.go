@@ -141,8 +141,12 @@ func KindOf(key string) string {
 // Key joins a kind and a name into an item key.
 func Key(kind, name string) string { return kind + ":" + name }
 
-// Equal reports whether two items describe the same state.
+// Equal reports whether two items describe the same state. Two nil items
+// are equal; a nil and a non-nil one are not.
 func (it *Item) Equal(o *Item) bool {
+	if it == nil || o == nil {
+		return it == o
+	}
 	if it.Key != o.Key || it.Source != o.Source || it.Digest != o.Digest || it.Content != o.Content ||
 		it.Redacted != o.Redacted || it.Error != o.Error || len(it.Attrs) != len(o.Attrs) {
 		return false
