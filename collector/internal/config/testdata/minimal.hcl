@@ -1,0 +1,1 @@
+# Every setting left at its default.
