@@ -3,6 +3,8 @@ package baseline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"slices"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -108,12 +110,16 @@ func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(x, y int) bool {
-		c := bytes.Compare(b.key(order[x]), b.key(order[y]))
-		if c != 0 {
-			return c < 0
+	// Sort by key, then tag, then order of arrival: deterministic without a
+	// stable sort, which is slower.
+	slices.SortFunc(order, func(x, y int) int {
+		if c := bytes.Compare(b.key(x), b.key(y)); c != 0 {
+			return c
 		}
-		return b.recs[order[x]].tag < b.recs[order[y]].tag
+		if tx, ty := b.recs[x].tag, b.recs[y].tag; tx != ty {
+			return cmp.Compare(tx, ty)
+		}
+		return cmp.Compare(x, y)
 	})
 	recs := make([]lineRec, 0, len(order))
 	var slow map[int]string
