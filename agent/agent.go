@@ -69,18 +69,20 @@ type SnapshotOptions struct {
 // Snapshot observes the host with every configured source. The content it
 // captures is redacted and stored in the state directory.
 func (a *Agent) Snapshot(ctx context.Context, opt SnapshotOptions) (*baseline.Snapshot, error) {
-	e, err := a.encoded(ctx, opt)
+	e, wait, err := a.encoded(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
+	defer wait()
 	return e.Snapshot()
 }
 
-// encoded takes a snapshot held in its canonical encoding.
-func (a *Agent) encoded(ctx context.Context, opt SnapshotOptions) (*baseline.Encoded, error) {
+// encoded takes a snapshot held in its canonical encoding. The scan cache is
+// saved in the background: call wait before returning to the user.
+func (a *Agent) encoded(ctx context.Context, opt SnapshotOptions) (*baseline.Encoded, func(), error) {
 	r, cache, err := a.runner(opt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if vs, err := a.store.Versions(); err == nil && len(vs) > 0 {
 		r.SizeHint = vs[len(vs)-1].Items + vs[len(vs)-1].Items/8
@@ -88,13 +90,19 @@ func (a *Agent) encoded(ctx context.Context, opt SnapshotOptions) (*baseline.Enc
 	start := time.Now()
 	e, err := r.Encoded(ctx, a.Host())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.AgentVersion = a.version
 	e.ConfigDigest = a.cfg.Digest
 	a.log.Debug("snapshot taken", zap.Int("items", e.Len()), zap.Duration("took", time.Since(start)))
-	a.saveCache(cache)
-	return e, nil
+	// The cache is saved while the caller writes the snapshot; wait waits
+	// for it.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.saveCache(cache)
+	}()
+	return e, func() { <-done }, nil
 }
 
 // runner builds the configured sources with the scan cache.
@@ -150,11 +158,13 @@ func (a *Agent) Approve(ctx context.Context, snap *baseline.Snapshot, ap Approva
 		}
 	} else {
 		var e *baseline.Encoded
-		if e, err = a.encoded(ctx, SnapshotOptions{}); err != nil {
+		var wait func()
+		if e, wait, err = a.encoded(ctx, SnapshotOptions{}); err != nil {
 			return nil, err
 		}
 		start := time.Now()
 		meta, err = a.store.ApproveEncoded(meta, e)
+		wait()
 		a.log.Debug("baseline written", zap.Duration("took", time.Since(start)))
 	}
 	if err != nil {
