@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/user"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +29,16 @@ type Agent struct {
 	store    *state.Store
 	redactor *redact.Redactor
 	version  string
+
+	// lastCheck is what Report needs of the newest Check beyond its drift.
+	lastMu    sync.Mutex
+	lastCheck checkRecord
+}
+
+// checkRecord is how a Check's run went, for the report of its drift.
+type checkRecord struct {
+	digest  baseline.Digest
+	sources []baseline.SourceStatus
 }
 
 // New opens the state directory the configuration names and returns an
@@ -197,6 +208,9 @@ func (a *Agent) Check(ctx context.Context, opt SnapshotOptions) (*baseline.Drift
 	if err != nil {
 		return nil, nil, err
 	}
+	a.lastMu.Lock()
+	a.lastCheck = checkRecord{digest: d.SnapshotDigest, sources: cmp.Sources}
+	a.lastMu.Unlock()
 	return d, &meta, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -24,8 +25,10 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent"
 	"github.com/driftwatch/driftwatch/agent/internal/config"
+	"github.com/driftwatch/driftwatch/agent/internal/enrollment"
 	"github.com/driftwatch/driftwatch/agent/internal/report"
 	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/api"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.commit=…".
@@ -48,11 +51,13 @@ Usage:
   driftwatch-agent baseline approve -config FILE -reason TEXT [-ticket ID]... [-by NAME] [-from SNAPSHOT_FILE]
   driftwatch-agent baseline list -config FILE [-format text|json]
   driftwatch-agent baseline show -config FILE [-version N] [-format text|json]
-  driftwatch-agent check -config FILE [-format text|json] [-full]
+  driftwatch-agent check -config FILE [-format text|json] [-full] [-report]
+  driftwatch-agent enroll -config FILE -collector URL -token TOKEN [-fingerprint SHA256] [-insecure]
   driftwatch-agent diff [-format text|json] OLD_SNAPSHOT NEW_SNAPSHOT
   driftwatch-agent version
 
 -config defaults to ` + config.DefaultPath + `.
+enroll reads the token from ` + tokenEnv + ` when -token is not given.
 Exit status: 0 success or no drift, 1 drift found, 2 error.
 `
 
@@ -100,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.check(ctx, args[1:])
 	case "diff":
 		return c.diff(args[1:])
+	case "enroll":
+		return c.enroll(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "driftwatch-agent %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -360,12 +367,19 @@ func (c *cli) check(ctx context.Context, args []string) int {
 	fs := c.flags("check", &cm)
 	format := fs.String("format", "text", "output `format`: text or json")
 	full := fs.Bool("full", false, "re-read every file, ignoring the scan cache")
+	send := fs.Bool("report", false, "send the drift to the collector the host is enrolled at")
 	if fs.Parse(args) != nil || fs.NArg() > 0 || !validFormat(c.stderr, *format) {
 		return exitError
 	}
 	a := c.open(&cm)
 	if a == nil {
 		return exitError
+	}
+	if *send {
+		// Before the scan: a host that cannot report need not be read.
+		if _, err := a.Enrollment(); err != nil {
+			return c.fail(notEnrolled(cm.config, err))
+		}
 	}
 	drift, b, err := a.Check(ctx, agent.SnapshotOptions{Full: *full})
 	if err != nil {
@@ -377,10 +391,75 @@ func (c *cli) check(ctx context.Context, args []string) int {
 	if code := c.writeDrift(drift, *format, report.Header{Baseline: b}); code != exitOK {
 		return code
 	}
+	if *send {
+		if _, err := a.Report(ctx, drift, b); err != nil {
+			var se *api.StatusError
+			if errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+				err = fmt.Errorf("%w; the collector does not accept this host's credential: enroll it again", err)
+			}
+			return c.fail(err)
+		}
+	}
 	if drift.Empty() {
 		return exitOK
 	}
 	return exitDrift
+}
+
+// tokenEnv is the environment variable enroll reads the token from, so that
+// it stays out of shell history and process lists.
+const tokenEnv = "DRIFTWATCH_ENROLL_TOKEN"
+
+func (c *cli) enroll(ctx context.Context, args []string) int {
+	var cm common
+	fs := c.flags("enroll", &cm)
+	collector := fs.String("collector", "", "the collector's base `URL` (https://collector.example.com:8443)")
+	token := fs.String("token", "", "enrollment `token` from driftwatch-collector (default: $"+tokenEnv+")")
+	fingerprint := fs.String("fingerprint", "", "the collector certificate's `SHA256` fingerprint; without it, the certificate presented now is trusted and pinned")
+	insecure := fs.Bool("insecure", false, "allow an http:// collector URL: credential and reports travel in clear text")
+	if fs.Parse(args) != nil || fs.NArg() > 0 {
+		return exitError
+	}
+	if *collector == "" {
+		fmt.Fprintln(c.stderr, "driftwatch-agent enroll: -collector is required: the collector's URL")
+		return exitError
+	}
+	if *token == "" {
+		*token = os.Getenv(tokenEnv)
+	}
+	if *token == "" {
+		fmt.Fprintf(c.stderr, "driftwatch-agent enroll: no enrollment token: set %s or give -token (create one with driftwatch-collector token create)\n", tokenEnv)
+		return exitError
+	}
+	a := c.open(&cm)
+	if a == nil {
+		return exitError
+	}
+	e, seen, err := a.Enroll(ctx, *collector, *token, *fingerprint, *insecure)
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "enrolled %s at %s\nhost ID:     %s\ntenant:      %s\n", a.Host().Name, e.CollectorURL, e.HostID, e.Tenant)
+	if e.Fingerprint == "" {
+		fmt.Fprintln(c.stdout, "fingerprint: none (http: nothing is encrypted or authenticated)")
+		return exitOK
+	}
+	fmt.Fprintf(c.stdout, "fingerprint: %s (pinned)\n", e.Fingerprint)
+	if seen != "" {
+		fmt.Fprintf(c.stdout, "\nThe fingerprint was learned on first use. Compare it with the output of\n"+
+			"`driftwatch-collector fingerprint` on the collector. If they differ, something\n"+
+			"intercepted the enrollment: revoke the token, delete %s\n"+
+			"and enroll again with -fingerprint.\n", enrollment.Path(a.Store().Dir()))
+	}
+	return exitOK
+}
+
+// notEnrolled explains an enrollment that could not be loaded.
+func notEnrolled(cfgPath string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("not enrolled: run `driftwatch-agent enroll -config %s -collector URL -token TOKEN` first (or give the token in %s)", cfgPath, tokenEnv)
+	}
+	return err
 }
 
 func (c *cli) diff(args []string) int {

@@ -2,15 +2,23 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/api"
 )
 
 // bin is the driftwatch-agent binary built for these tests.
@@ -40,7 +48,16 @@ type result struct {
 
 func runAgent(t *testing.T, args ...string) result {
 	t.Helper()
+	return runAgentEnv(t, nil, args...)
+}
+
+// runAgentEnv runs the agent with env added to the test's environment.
+func runAgentEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -306,6 +323,125 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if r := runAgent(t, "baseline", "approve", "-config", cfg); r.code != 2 || !strings.Contains(r.stderr, "-reason is required") {
 		t.Errorf("approve without reason: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// collectorStub answers enrollment, blob and report requests like a
+// collector, keeping the reports it accepts.
+type collectorStub struct {
+	mu      sync.Mutex
+	blobs   map[string]bool
+	reports []api.Report
+	refuse  bool // answer reports with 400
+}
+
+func startCollectorStub(t *testing.T) (*collectorStub, string, string) {
+	t.Helper()
+	c := &collectorStub{blobs: map[string]bool{}}
+	reply := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+api.PathEnroll, func(w http.ResponseWriter, r *http.Request) {
+		var req api.EnrollRequest
+		if json.NewDecoder(r.Body).Decode(&req) != nil || req.Token != "e2e-token" {
+			reply(w, http.StatusUnauthorized, api.Error{Error: "enrollment token not known", Field: "token"})
+			return
+		}
+		reply(w, http.StatusOK, api.EnrollResponse{HostID: "h-e2e", Tenant: "acme", Credential: "e2e-credential"})
+	})
+	mux.HandleFunc("HEAD "+api.PathBlobs+"{d}", func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.blobs[r.PathValue("d")] {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	mux.HandleFunc("PUT "+api.PathBlobs+"{d}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.blobs[baseline.Sum(b).String()] = true
+		w.WriteHeader(http.StatusCreated)
+	})
+	mux.HandleFunc("POST "+api.PathReports, func(w http.ResponseWriter, r *http.Request) {
+		var rep api.Report
+		zr, err := gzip.NewReader(r.Body)
+		if err == nil {
+			err = json.NewDecoder(zr).Decode(&rep)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil || c.refuse || r.Header.Get("Authorization") != "Bearer e2e-credential" {
+			reply(w, http.StatusBadRequest, api.Error{Error: "report refused by the stub", Field: "report"})
+			return
+		}
+		c.reports = append(c.reports, rep)
+		reply(w, http.StatusOK, api.ReportResponse{Sequence: rep.Sequence, BaselineVersion: 1})
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return c, srv.URL, api.CertFingerprint(srv.Certificate().Raw)
+}
+
+// TestEnrollAndReport enrolls against a collector over TLS, with a wrong
+// pin and on first use, and reports a check's drift to it.
+func TestEnrollAndReport(t *testing.T) {
+	stub, url, fp := startCollectorStub(t)
+	root, cfg := host(t)
+	state := filepath.Join(filepath.Dir(cfg), "state", "collector.json")
+	runAgent(t, "baseline", "approve", "-config", cfg, "-reason", "initial")
+
+	if r := runAgent(t, "check", "-config", cfg, "-report"); r.code != 2 || !strings.Contains(r.stderr, "not enrolled: run `driftwatch-agent enroll -config "+cfg) {
+		t.Errorf("check -report before enrolling: exit %d, %s", r.code, r.stderr)
+	}
+	if r := runAgentEnv(t, []string{"DRIFTWATCH_ENROLL_TOKEN="}, "enroll", "-config", cfg, "-collector", url); r.code != 2 || !strings.Contains(r.stderr, "DRIFTWATCH_ENROLL_TOKEN") {
+		t.Errorf("enroll without a token: exit %d, %s", r.code, r.stderr)
+	}
+	r := runAgent(t, "enroll", "-config", cfg, "-collector", url, "-token", "e2e-token", "-fingerprint", strings.Repeat("0", 64))
+	if r.code != 2 || !strings.Contains(r.stderr, "fingerprint mismatch") || !strings.Contains(r.stderr, fp) {
+		t.Errorf("enroll with a wrong fingerprint: exit %d, %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("collector.json after a refused enrollment: %v", err)
+	}
+
+	// Trust on first use, with the token from the environment.
+	r = runAgentEnv(t, []string{"DRIFTWATCH_ENROLL_TOKEN=e2e-token"}, "enroll", "-config", cfg, "-collector", url)
+	if r.code != 0 {
+		t.Fatalf("enroll: exit %d, %s", r.code, r.stderr)
+	}
+	for _, s := range []string{"host ID:     h-e2e", "tenant:      acme", "fingerprint: " + fp + " (pinned)", "learned on first use", "driftwatch-collector fingerprint"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("enroll output lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if fi, err := os.Stat(state); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Errorf("collector.json: %v, %v; want mode 0600", fi, err)
+	}
+	// With the right pin, nothing is learned on first use.
+	r = runAgent(t, "enroll", "-config", cfg, "-collector", url, "-token", "e2e-token", "-fingerprint", strings.ToUpper(fp))
+	if r.code != 0 || strings.Contains(r.stdout, "first use") || !strings.Contains(r.stdout, fp) {
+		t.Errorf("enroll with the fingerprint: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	must(t, os.WriteFile(filepath.Join(root, "motd"), []byte("maintenance tonight\n"), 0o644))
+	if r := runAgent(t, "check", "-config", cfg, "-report", "-format", "json"); r.code != 1 {
+		t.Fatalf("check -report with drift: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	stub.mu.Lock()
+	reports := append([]api.Report(nil), stub.reports...)
+	stub.refuse = true
+	stub.mu.Unlock()
+	if len(reports) != 1 || reports[0].Sequence != 1 || reports[0].Snapshot == nil || reports[0].Drift == nil || len(reports[0].Drift.Changes) != 1 {
+		t.Fatalf("collector got %d reports, want one with sequence 1, the snapshot and one change", len(reports))
+	}
+	if r := runAgent(t, "check", "-config", cfg, "-report"); r.code != 2 || !strings.Contains(r.stderr, "400 Bad Request: report refused by the stub") || !strings.Contains(r.stdout, "maintenance tonight") {
+		t.Errorf("check -report refused: exit %d, want 2 with the drift printed and the collector's error\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
