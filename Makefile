@@ -9,7 +9,7 @@ BIN      := bin
 .PHONY: help build test check fmt vet tidy check-deps fuzz bench demo clean
 
 help:
-	@echo "make build       build bin/driftwatch-agent"
+	@echo "make build       build bin/driftwatch-agent and bin/driftwatch-collector"
 	@echo "make test        run every test with the race detector"
 	@echo "make check       gofmt, go vet, go mod tidy and dependency-direction checks"
 	@echo "make fuzz        run each fuzz target briefly (FUZZTIME=10s)"
@@ -18,6 +18,7 @@ help:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/driftwatch-agent ./agent/cmd/driftwatch-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/driftwatch-collector ./collector/cmd/driftwatch-collector
 
 test:
 	$(GO) test -race -count=1 ./...
