@@ -1,0 +1,247 @@
+// Command loadgen measures a collector's report ingest: it enrolls N
+// simulated agents with an enrollment token, then has them post reports in
+// rounds, as agents checking on a schedule do. A host's first report
+// carries its snapshot (which becomes baseline v1); each later one a drift
+// of -changes modified files with small text diffs. It prints reports/s,
+// changes/s and the p50/p99 latency of a report.
+//
+//	go run ./bench/loadgen -collector https://127.0.0.1:8443 -fingerprint FP -token TOKEN \
+//	    -hosts 1000 -reports 5 -changes 20 -concurrency 32
+//
+// -collector may list several collectors, comma-separated: host i enrolls
+// with collector i mod n and sends its reports round-robin. The token must
+// have at least -hosts uses. Exit status: 0 success, 1 some requests
+// failed, 2 usage or enrollment error.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/api"
+)
+
+func main() { os.Exit(run()) }
+
+type host struct {
+	name    string
+	clients []*api.Client
+	snap    *baseline.Snapshot
+	base    baseline.Digest
+}
+
+func run() int {
+	collectors := flag.String("collector", "", "collector base `URL`s, comma-separated (required)")
+	fp := flag.String("fingerprint", "", "the collectors' certificate `fingerprint` (SHA-256)")
+	token := flag.String("token", "", "enrollment `token` with at least -hosts uses (required)")
+	nHosts := flag.Int("hosts", 1000, "simulated agents")
+	nReports := flag.Int("reports", 5, "reports per agent; the first carries the snapshot")
+	nChanges := flag.Int("changes", 20, "changes in each later report")
+	items := flag.Int("items", 200, "items in each host's snapshot (at least -changes)")
+	conc := flag.Int("concurrency", 32, "requests in flight")
+	prefix := flag.String("prefix", "", "host name `prefix` (default: load-<time>)")
+	insecure := flag.Bool("insecure", false, "allow http:// collectors")
+	flag.Parse()
+	if *collectors == "" || *token == "" || *nHosts < 1 || *nReports < 1 || *nChanges < 0 || *conc < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: -collector and -token are required; -hosts, -reports and -concurrency must be positive")
+		flag.Usage()
+		return 2
+	}
+	*items = max(*items, *nChanges)
+	if *prefix == "" {
+		*prefix = "load-" + time.Now().UTC().Format("150405")
+	}
+	var anon []*api.Client
+	for _, u := range strings.Split(*collectors, ",") {
+		c, err := api.NewClient(api.ClientOptions{BaseURL: strings.TrimSpace(u), Fingerprint: *fp, Insecure: *insecure, Timeout: time.Minute})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+			return 2
+		}
+		anon = append(anon, c)
+	}
+	ctx := context.Background()
+
+	// Enroll.
+	hosts := make([]*host, *nHosts)
+	start := time.Now()
+	var enrollErr atomic.Value
+	pool(*nHosts, *conc, func(i int) {
+		h := &host{name: fmt.Sprintf("%s-%05d", *prefix, i)}
+		resp, err := anon[i%len(anon)].Enroll(ctx, api.EnrollRequest{Token: *token, Host: baseline.Host{Name: h.name}, AgentVersion: "loadgen"})
+		if err != nil {
+			enrollErr.CompareAndSwap(nil, fmt.Errorf("enroll %s: %w", h.name, err))
+			return
+		}
+		for _, c := range anon {
+			h.clients = append(h.clients, c.WithCredential(resp.Credential))
+		}
+		h.snap = snapshot(h.name, *items)
+		h.base = h.snap.Digest()
+		hosts[i] = h
+	})
+	if err, _ := enrollErr.Load().(error); err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		return 2
+	}
+	enrollTook := time.Since(start)
+	fmt.Printf("enrolled %d hosts with %d collector(s) in %v (%.0f/s)\n", *nHosts, len(anon), enrollTook.Round(time.Millisecond), float64(*nHosts)/enrollTook.Seconds())
+
+	// Report in rounds: every host sends sequence 1, then 2, ...
+	type result struct {
+		took    time.Duration
+		initial bool
+		err     error
+	}
+	results := make([]result, *nHosts**nReports)
+	var bytesSent atomic.Int64
+	start = time.Now()
+	for seq := 1; seq <= *nReports; seq++ {
+		pool(*nHosts, *conc, func(i int) {
+			h := hosts[i]
+			rep := report(h, uint64(seq), *nChanges)
+			if rep.Snapshot != nil {
+				bytesSent.Add(int64(len(rep.Snapshot)))
+			}
+			t0 := time.Now()
+			_, err := h.clients[(i+seq)%len(h.clients)].PostReport(ctx, rep)
+			results[(seq-1)**nHosts+i] = result{took: time.Since(t0), initial: seq == 1, err: err}
+		})
+	}
+	took := time.Since(start)
+
+	var all, initial, later []time.Duration
+	failed := 0
+	for _, r := range results {
+		if r.err != nil {
+			if failed < 5 {
+				fmt.Fprintf(os.Stderr, "loadgen: %v\n", r.err)
+			}
+			failed++
+			continue
+		}
+		all = append(all, r.took)
+		if r.initial {
+			initial = append(initial, r.took)
+		} else {
+			later = append(later, r.took)
+		}
+	}
+	ok := len(all)
+	changes := len(later) * *nChanges
+	fmt.Printf("reports: %d ok, %d failed in %v; concurrency %d, %d items per snapshot, %d changes per drift report\n",
+		ok, failed, took.Round(time.Millisecond), *conc, *items, *nChanges)
+	fmt.Printf("throughput: %.0f reports/s, %.0f changes/s\n", float64(ok)/took.Seconds(), float64(changes)/took.Seconds())
+	fmt.Printf("latency all:     p50 %v  p99 %v  max %v\n", pct(all, 50), pct(all, 99), pct(all, 100))
+	fmt.Printf("latency initial: p50 %v  p99 %v (snapshot of %d items)\n", pct(initial, 50), pct(initial, 99), *items)
+	if len(later) > 0 {
+		fmt.Printf("latency drift:   p50 %v  p99 %v (%d changes)\n", pct(later, 50), pct(later, 99), *nChanges)
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// pool runs fn(0..n-1) on conc goroutines.
+func pool(n, conc int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// pct returns the p-th percentile of ds (sorted in place).
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := (len(ds)*p+99)/100 - 1
+	return ds[min(max(i, 0), len(ds)-1)].Round(10 * time.Microsecond)
+}
+
+// fileText is the content of a host's configuration file n at revision rev.
+func fileText(n, rev int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# /etc/app/conf.d/%03d.conf\n", n)
+	for l := range 12 {
+		v := l * n
+		if l == 6 {
+			v += rev
+		}
+		fmt.Fprintf(&b, "option_%02d = %d\n", l, v)
+	}
+	return b.String()
+}
+
+func fileKey(n int) string { return fmt.Sprintf("file:/etc/app/conf.d/%03d.conf", n) }
+
+func attrs() baseline.Attrs {
+	return baseline.AttrsFromMap(map[string]string{"mode": "0644", "owner": "root", "group": "root", "type": "file"})
+}
+
+// snapshot is a host's snapshot of items configuration files.
+func snapshot(name string, items int) *baseline.Snapshot {
+	s := &baseline.Snapshot{
+		Format:  baseline.FormatVersion,
+		Host:    baseline.Host{Name: name},
+		TakenAt: time.Now().UTC(),
+		Sources: []baseline.SourceStatus{{Name: "files.app", Kind: "file", Status: baseline.StatusOK, Items: items, Took: 40 * time.Millisecond}},
+	}
+	for n := range items {
+		s.Items = append(s.Items, baseline.Item{Key: fileKey(n), Source: "files.app", Attrs: attrs(), Digest: baseline.Sum([]byte(fileText(n, 0)))})
+	}
+	s.Sort()
+	return s
+}
+
+// report is report seq of h: the snapshot first, then drift.
+func report(h *host, seq uint64, changes int) api.Report {
+	now := time.Now().UTC()
+	if seq == 1 {
+		raw, err := h.snap.Marshal()
+		if err != nil {
+			panic(err)
+		}
+		return api.Report{Sequence: 1, SnapshotDigest: h.base, ItemCount: len(h.snap.Items), TakenAt: now,
+			AgentVersion: "loadgen", Sources: h.snap.Sources, Snapshot: raw}
+	}
+	digest := baseline.Sum(fmt.Appendf(nil, "%s/%d", h.name, seq))
+	d := &baseline.Drift{Host: h.name, BaselineVersion: 1, BaselineDigest: h.base, SnapshotDigest: digest, TakenAt: now,
+		Summary: baseline.Summary{Modified: changes}}
+	for n := range changes {
+		rev := int(seq)
+		old, cur := fileText(n, 0), fileText(n, rev)
+		oldIt := h.snap.Items[n]
+		newIt := oldIt
+		newIt.Digest = baseline.Sum([]byte(cur))
+		name := strings.TrimPrefix(fileKey(n), "file:")
+		d.Changes = append(d.Changes, baseline.Change{
+			Key: fileKey(n), Kind: "file", Source: "files.app", Change: baseline.Modified,
+			Attrs:       map[string]baseline.AttrChange{"sha256": {Old: oldIt.Digest.String(), New: newIt.Digest.String()}},
+			ContentDiff: baseline.UnifiedDiff("a"+name, "b"+name, old, cur, 3),
+			Old:         &oldIt, New: &newIt,
+		})
+	}
+	return api.Report{Sequence: seq, SnapshotDigest: digest, ItemCount: len(h.snap.Items), TakenAt: now, AgentVersion: "loadgen",
+		Sources: h.snap.Sources, Drift: d}
+}
