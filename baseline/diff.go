@@ -104,6 +104,11 @@ type Drift struct {
 	Summary Summary `json:"summary"`
 	// Changes are the differing items, sorted by key.
 	Changes []Change `json:"changes"`
+	// Informational are the new states of items whose only differences are
+	// informational attributes (a file touched, its content unchanged).
+	// They are not drift; they let a reader rebuild the new snapshot from
+	// the old one and the drift.
+	Informational []Item `json:"informational,omitempty"`
 }
 
 // Empty reports whether nothing drifted.
@@ -168,6 +173,8 @@ func diff(old, new *Snapshot, oldDigest Digest, opt DiffOptions) *Drift {
 			if c, ok := modified(&old.Items[i], &new.Items[j], opt.Blobs, ctx); ok {
 				d.Changes = append(d.Changes, c)
 				d.Summary.Modified++
+			} else if !old.Items[i].Equal(&new.Items[j]) {
+				d.Informational = append(d.Informational, new.Items[j])
 			}
 			i++
 			j++

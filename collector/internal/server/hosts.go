@@ -326,6 +326,9 @@ func rebuild(cur store.Baseline, rep store.Report) (*baseline.Snapshot, error) {
 				items[key] = *c.New
 			}
 		}
+		for _, it := range d.Informational {
+			items[it.Key] = it
+		}
 	}
 	snap := &baseline.Snapshot{
 		Format:       baseline.FormatVersion,

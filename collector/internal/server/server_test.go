@@ -157,14 +157,16 @@ func snapshots(host string) (first, second *baseline.Snapshot, sshdConf []byte) 
 	sshd.Digest = baseline.Sum(sshdConf)
 	sshd.Content = baseline.Sum(sshdConf)
 	first = &baseline.Snapshot{Format: baseline.FormatVersion, Host: baseline.Host{Name: host}, TakenAt: t0, Items: []baseline.Item{
-		item("file:/etc/hosts", map[string]string{"mode": "0644"}),
+		item("file:/etc/hosts", map[string]string{"mode": "0644", "mtime": "2026-11-01T00:00:00Z"}),
 		item("file:/etc/motd", map[string]string{"mode": "0644"}),
 		sshd,
 	}}
 	sshd2 := sshd
 	sshd2.Attrs = baseline.AttrsFromMap(map[string]string{"mode": "0600", "owner": "root"})
+	// /etc/hosts was only touched: not drift, but part of the new state an
+	// approval must rebuild.
 	second = &baseline.Snapshot{Format: baseline.FormatVersion, Host: baseline.Host{Name: host}, TakenAt: t0.Add(time.Hour), Items: []baseline.Item{
-		item("file:/etc/hosts", map[string]string{"mode": "0644"}),
+		item("file:/etc/hosts", map[string]string{"mode": "0644", "mtime": "2026-11-20T00:00:00Z"}),
 		item("file:/etc/issue", map[string]string{"mode": "0644"}),
 		sshd2,
 	}}
