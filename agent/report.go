@@ -116,6 +116,10 @@ func (a *Agent) Report(ctx context.Context, drift *baseline.Drift, meta *baselin
 	if err != nil {
 		return api.ReportResponse{}, fmt.Errorf("report: %w", err)
 	}
+	if strings.HasPrefix(en.CollectorURL, "http://") {
+		a.log.Warn("reporting over plain HTTP: the credential and the drift travel unencrypted; enroll again with an https collector URL",
+			zap.String("collector", en.CollectorURL))
+	}
 	rep := api.Report{AgentVersion: a.version, Sources: []baseline.SourceStatus{}}
 	if drift != nil {
 		rep.Drift, rep.SnapshotDigest, rep.TakenAt = drift, drift.SnapshotDigest, drift.TakenAt
