@@ -62,13 +62,6 @@ Exit status: 0 success or no drift, 1 drift found, 2 error.
 `
 
 func main() {
-	// The agent runs on hosts it does not own: it trades a little CPU for a
-	// small footprint. Most of what a scan allocates is short-lived, so a
-	// low GC target keeps the peak near the live data (the baseline and the
-	// scan cache). GOGC in the environment still overrides it.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -81,6 +74,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	defer startProfiles(stderr)()
 	c := &cli{stdout: stdout, stderr: stderr}
+	// The agent runs on hosts it does not own: it trades a little CPU for a
+	// small footprint. A check holds little live data and allocates mostly
+	// short-lived values, so a low GC target keeps its peak near that live
+	// data; a full snapshot keeps its items in pointer-free memory the
+	// collector does not scan, and runs with the default target. GOGC in
+	// the environment overrides both.
+	if os.Getenv("GOGC") == "" && args[0] == "check" {
+		debug.SetGCPercent(25)
+	}
 	switch args[0] {
 	case "validate":
 		return c.validate(args[1:])
