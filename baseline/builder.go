@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -112,7 +113,7 @@ func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
 	}
 	// Sort by key, then tag, then order of arrival: deterministic without a
 	// stable sort, which is slower.
-	slices.SortFunc(order, func(x, y int) int {
+	less := func(x, y int) int {
 		if c := bytes.Compare(b.key(x), b.key(y)); c != 0 {
 			return c
 		}
@@ -120,7 +121,8 @@ func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
 			return cmp.Compare(tx, ty)
 		}
 		return cmp.Compare(x, y)
-	})
+	}
+	order = parallelSort(order, less)
 	recs := make([]lineRec, 0, len(order))
 	var slow map[int]string
 	for k, i := range order {
@@ -236,4 +238,36 @@ func (e *Encoded) Snapshot() (*Snapshot, error) {
 		return nil, err
 	}
 	return Unmarshal(buf.Bytes())
+}
+
+// parallelSort sorts s with cmp, the halves of a large slice on two
+// goroutines, then merges them. The result is the same as slices.SortFunc's
+// for a total order.
+func parallelSort(s []int, cmp func(a, b int) int) []int {
+	if len(s) < 1<<14 {
+		slices.SortFunc(s, cmp)
+		return s
+	}
+	mid := len(s) / 2
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		slices.SortFunc(s[:mid], cmp)
+	}()
+	slices.SortFunc(s[mid:], cmp)
+	wg.Wait()
+	out := make([]int, 0, len(s))
+	i, j := 0, mid
+	for i < mid && j < len(s) {
+		if cmp(s[i], s[j]) <= 0 {
+			out = append(out, s[i])
+			i++
+		} else {
+			out = append(out, s[j])
+			j++
+		}
+	}
+	out = append(out, s[i:mid]...)
+	return append(out, s[j:]...)
 }
