@@ -75,12 +75,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer startProfiles(stderr)()
 	c := &cli{stdout: stdout, stderr: stderr}
 	// The agent runs on hosts it does not own: it trades a little CPU for a
-	// small footprint. A check holds little live data and allocates mostly
-	// short-lived values, so a low GC target keeps its peak near that live
-	// data; a full snapshot keeps its items in pointer-free memory the
-	// collector does not scan, and runs with the default target. GOGC in
-	// the environment overrides both.
-	if os.Getenv("GOGC") == "" && args[0] == "check" {
+	// small footprint. Most of what a scan allocates is short-lived (file
+	// content on its way to a blob, attribute strings), so a low GC target
+	// keeps the peak near the live data: the baseline index, the snapshot's
+	// encoding and the scan cache. GOGC in the environment overrides it.
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
 	switch args[0] {
