@@ -6,11 +6,12 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN      := bin
 
-.PHONY: help build test check fmt vet tidy check-deps fuzz bench demo clean
+.PHONY: help build deps test unit check fmt vet tidy check-deps fuzz bench demo clean
 
 help:
 	@echo "make build       build bin/driftwatch-agent and bin/driftwatch-collector"
-	@echo "make test        run every test with the race detector"
+	@echo "make test        the whole suite: install what it needs, check, unit and end-to-end tests (-race), brief fuzzing"
+	@echo "make unit        go test -race ./... alone"
 	@echo "make check       gofmt, go vet, go mod tidy and dependency-direction checks"
 	@echo "make fuzz        run each fuzz target briefly (FUZZTIME=10s)"
 	@echo "make demo        standalone drift check of the example tree"
@@ -20,7 +21,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/driftwatch-agent ./agent/cmd/driftwatch-agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/driftwatch-collector ./collector/cmd/driftwatch-collector
 
-test:
+deps:
+	bash scripts/deps.sh
+
+test: deps check unit fuzz
+
+unit:
 	$(GO) test -race -count=1 ./...
 
 check: fmt vet tidy check-deps

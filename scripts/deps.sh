@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian or Ubuntu machine: GNU patch
+# (the unified-diff oracle), gcc (the race detector) and git. Idempotent; run
+# by `make test`.
+set -euo pipefail
+
+need=()
+command -v patch >/dev/null || need+=(patch)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v git >/dev/null || need+=(git)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "installing: ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+	echo "missing: ${need[*]} (install them, or run as root on Debian/Ubuntu)" >&2
+	exit 1
+fi
