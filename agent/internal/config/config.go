@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent/internal/glob"
 	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/internal/hclconf"
 )
 
 // DefaultPath is where the agent looks for its configuration.
@@ -230,98 +229,12 @@ func Parse(src []byte, filename string) (*Agent, error) {
 	return cfg, nil
 }
 
-// DiagnosticsError carries HCL diagnostics and the files they point into,
-// so that they can be printed with the offending source lines.
-type DiagnosticsError struct {
-	Diags hcl.Diagnostics
-	Files map[string]*hcl.File
-}
-
-// Error returns the diagnostics on one line each, as file:line,col: summary;
-// detail.
-func (e *DiagnosticsError) Error() string {
-	var msgs []string
-	for _, d := range e.Diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		msgs = append(msgs, d.Error())
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// WriteText writes each diagnostic as a file:line:col line that editors and
-// terminals link to, followed by HCL's text rendering: the source line and a
-// marker under the offending part.
-func (e *DiagnosticsError) WriteText(w io.Writer) error {
-	wr := hcl.NewDiagnosticTextWriter(w, e.Files, 100, false)
-	for _, d := range e.Diags {
-		pos := "config"
-		if d.Subject != nil {
-			pos = fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		sev := "error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "warning"
-		}
-		if _, err := fmt.Fprintf(w, "%s: %s: %s\n", pos, sev, d.Summary); err != nil {
-			return err
-		}
-		if err := wr.WriteDiagnostic(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// DiagnosticsError carries HCL diagnostics and the files they point into;
+// see hclconf.DiagnosticsError.
+type DiagnosticsError = hclconf.DiagnosticsError
 
 // AsDiagnostics returns err as a *DiagnosticsError when it is one.
-func AsDiagnostics(err error) (*DiagnosticsError, bool) {
-	var d *DiagnosticsError
-	ok := errors.As(err, &d)
-	return d, ok
-}
-
-// attrRange returns where the named attribute of body is, or the body's
-// opening when it is absent or body is not native syntax.
-func attrRange(body hcl.Body, name string) *hcl.Range {
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		if a, ok := sb.Attributes[name]; ok {
-			r := a.Expr.Range()
-			return &r
-		}
-		r := sb.SrcRange
-		return &r
-	}
-	return nil
-}
-
-// elemRange returns where element i of a list attribute is, falling back to
-// the attribute itself.
-func elemRange(body hcl.Body, name string, i int) *hcl.Range {
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		if a, ok := sb.Attributes[name]; ok {
-			if tup, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && i < len(tup.Exprs) {
-				r := tup.Exprs[i].Range()
-				return &r
-			}
-		}
-	}
-	return attrRange(body, name)
-}
-
-// blockRange returns where a block's header is.
-func blockRange(body hcl.Body) *hcl.Range {
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		r := sb.SrcRange
-		r.End = r.Start
-		return &r
-	}
-	return nil
-}
-
-func errAt(rng *hcl.Range, summary, detail string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng}
-}
+func AsDiagnostics(err error) (*DiagnosticsError, bool) { return hclconf.AsDiagnostics(err) }
 
 // validate checks every value, parses durations and sizes and fills in
 // defaults. root is the file's top-level body.
@@ -330,7 +243,7 @@ func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	} else if !isAbs(c.StateDir) {
-		diags = append(diags, errAt(attrRange(root, "state_dir"), "Invalid state_dir", fmt.Sprintf("state_dir must be an absolute path, not %q.", c.StateDir)))
+		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "state_dir"), "Invalid state_dir", fmt.Sprintf("state_dir must be an absolute path, not %q.", c.StateDir)))
 	}
 	if c.Host == nil {
 		c.Host = &Host{}
@@ -355,7 +268,7 @@ func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
 			p.Manager = "auto"
 		case "auto", "dpkg", "rpm":
 		default:
-			diags = append(diags, errAt(attrRange(p.Body, "manager"), "Invalid package manager", fmt.Sprintf("manager must be \"auto\", \"dpkg\" or \"rpm\", not %q.", p.Manager)))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(p.Body, "manager"), "Invalid package manager", fmt.Sprintf("manager must be \"auto\", \"dpkg\" or \"rpm\", not %q.", p.Manager)))
 		}
 		diags = append(diags, checkAbs(p.Body, "dpkg_status", p.DpkgStatus)...)
 	}
@@ -363,7 +276,7 @@ func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
 		diags = append(diags, checkAbs(s.Body, "root", s.Root)...)
 		for i, d := range s.UnitDirs {
 			if !isAbs(d) {
-				diags = append(diags, errAt(elemRange(s.Body, "unit_dirs", i), "Invalid unit directory", fmt.Sprintf("unit_dirs entries must be absolute paths, not %q.", d)))
+				diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(s.Body, "unit_dirs", i), "Invalid unit directory", fmt.Sprintf("unit_dirs entries must be absolute paths, not %q.", d)))
 			}
 		}
 	}
@@ -383,14 +296,14 @@ func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
 	if r := c.Redact; r != nil {
 		for i, p := range r.Patterns {
 			if _, err := regexp.Compile(p); err != nil {
-				diags = append(diags, errAt(elemRange(r.Body, "patterns", i), "Invalid redaction pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
+				diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(r.Body, "patterns", i), "Invalid redaction pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
 			}
 		}
 	}
 	if len(c.Files) == 0 && len(c.Commands) == 0 && c.Packages == nil && c.Services == nil && c.Users == nil &&
 		c.Sysctl == nil && c.ListeningPorts == nil && c.Inventory == nil {
-		r := blockRange(root)
-		diags = append(diags, errAt(r, "No sources configured", "Add at least one source block: files, command, packages, services, users, sysctl, listening_ports or inventory."))
+		r := hclconf.BlockRange(root)
+		diags = append(diags, hclconf.ErrAt(r, "No sources configured", "Add at least one source block: files, command, packages, services, users, sysctl, listening_ports or inventory."))
 	}
 	return diags
 }
@@ -411,7 +324,7 @@ func duplicateBlocks(root hcl.Body) hcl.Diagnostics {
 		key := b.Type + " " + strings.Join(b.Labels, " ")
 		if prev, ok := seen[key]; ok {
 			r := b.DefRange()
-			diags = append(diags, errAt(&r, "Duplicate "+b.Type+" block", fmt.Sprintf("A %s block named %q was already defined at %s.", b.Type, b.Labels[0], prev.String())))
+			diags = append(diags, hclconf.ErrAt(&r, "Duplicate "+b.Type+" block", fmt.Sprintf("A %s block named %q was already defined at %s.", b.Type, b.Labels[0], prev.String())))
 			continue
 		}
 		seen[key] = b.DefRange()
@@ -422,34 +335,34 @@ func duplicateBlocks(root hcl.Body) hcl.Diagnostics {
 func (f *Files) validate() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if len(f.Paths) == 0 {
-		diags = append(diags, errAt(attrRange(f.Body, "paths"), "No paths", fmt.Sprintf("files %q needs at least one path.", f.Name)))
+		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(f.Body, "paths"), "No paths", fmt.Sprintf("files %q needs at least one path.", f.Name)))
 	}
 	for i, p := range f.Paths {
 		if !isAbs(p) {
-			diags = append(diags, errAt(elemRange(f.Body, "paths", i), "Invalid path", fmt.Sprintf("Paths must be absolute, not %q.", p)))
+			diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(f.Body, "paths", i), "Invalid path", fmt.Sprintf("Paths must be absolute, not %q.", p)))
 			continue
 		}
 		if glob.HasMeta(p) {
 			if _, err := glob.Compile(p); err != nil {
-				diags = append(diags, errAt(elemRange(f.Body, "paths", i), "Invalid path pattern", err.Error()+"."))
+				diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(f.Body, "paths", i), "Invalid path pattern", err.Error()+"."))
 			}
 		}
 	}
 	for i, p := range f.Exclude {
 		if _, err := glob.Compile(p); err != nil {
-			diags = append(diags, errAt(elemRange(f.Body, "exclude", i), "Invalid exclude pattern", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(f.Body, "exclude", i), "Invalid exclude pattern", err.Error()+"."))
 		}
 	}
 	for i, p := range f.DigestOnly {
 		if _, err := glob.Compile(p); err != nil {
-			diags = append(diags, errAt(elemRange(f.Body, "digest_only", i), "Invalid digest_only pattern", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(f.Body, "digest_only", i), "Invalid digest_only pattern", err.Error()+"."))
 		}
 	}
 	f.ContentSize = DefaultMaxContentSize
 	if f.MaxContentSize != "" {
-		n, err := ParseSize(f.MaxContentSize)
+		n, err := hclconf.ParseSize(f.MaxContentSize)
 		if err != nil {
-			diags = append(diags, errAt(attrRange(f.Body, "max_content_size"), "Invalid size", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(f.Body, "max_content_size"), "Invalid size", err.Error()+"."))
 		} else {
 			f.ContentSize = n
 		}
@@ -460,30 +373,30 @@ func (f *Files) validate() hcl.Diagnostics {
 func (c *Command) validate() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if len(c.Argv) == 0 || c.Argv[0] == "" {
-		diags = append(diags, errAt(attrRange(c.Body, "argv"), "Empty argv", fmt.Sprintf("command %q needs a program to run: argv = [\"program\", \"arg\"].", c.Name)))
+		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Body, "argv"), "Empty argv", fmt.Sprintf("command %q needs a program to run: argv = [\"program\", \"arg\"].", c.Name)))
 	}
 	c.TimeoutDuration = DefaultCommandTimeout
 	if c.Timeout != "" {
-		d, err := ParseDuration(c.Timeout)
+		d, err := hclconf.ParseDuration(c.Timeout)
 		switch {
 		case err != nil:
-			diags = append(diags, errAt(attrRange(c.Body, "timeout"), "Invalid duration", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Body, "timeout"), "Invalid duration", err.Error()+"."))
 		case d <= 0:
-			diags = append(diags, errAt(attrRange(c.Body, "timeout"), "Invalid duration", fmt.Sprintf("timeout must be positive, not %q.", c.Timeout)))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Body, "timeout"), "Invalid duration", fmt.Sprintf("timeout must be positive, not %q.", c.Timeout)))
 		default:
 			c.TimeoutDuration = d
 		}
 	}
 	for i, p := range c.IgnoreLines {
 		if _, err := regexp.Compile(p); err != nil {
-			diags = append(diags, errAt(elemRange(c.Body, "ignore_lines", i), "Invalid ignore_lines pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
+			diags = append(diags, hclconf.ErrAt(hclconf.ElemRange(c.Body, "ignore_lines", i), "Invalid ignore_lines pattern", fmt.Sprintf("Pattern %q is not a valid regular expression: %v.", p, err)))
 		}
 	}
 	c.OutputSize = DefaultMaxOutputSize
 	if c.MaxOutputSize != "" {
-		n, err := ParseSize(c.MaxOutputSize)
+		n, err := hclconf.ParseSize(c.MaxOutputSize)
 		if err != nil {
-			diags = append(diags, errAt(attrRange(c.Body, "max_output_size"), "Invalid size", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Body, "max_output_size"), "Invalid size", err.Error()+"."))
 		} else {
 			c.OutputSize = n
 		}
@@ -495,7 +408,7 @@ func checkAbs(body hcl.Body, name, value string) hcl.Diagnostics {
 	if value == "" || isAbs(value) {
 		return nil
 	}
-	return hcl.Diagnostics{errAt(attrRange(body, name), "Invalid path", fmt.Sprintf("%s must be an absolute path, not %q.", name, value))}
+	return hcl.Diagnostics{hclconf.ErrAt(hclconf.AttrRange(body, name), "Invalid path", fmt.Sprintf("%s must be an absolute path, not %q.", name, value))}
 }
 
 // isAbs accepts "/x" on every system and "C:\x" style paths for Windows

@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/driftwatch/driftwatch/internal/hclconf"
 	"net"
 	"net/url"
 	"os"
@@ -167,57 +167,12 @@ func Parse(src []byte, filename string) (*Collector, error) {
 	return cfg, nil
 }
 
-// DiagnosticsError carries HCL diagnostics and the files they point into,
-// so that they can be printed with the offending source lines.
-type DiagnosticsError struct {
-	// Diags are the problems found, in source order within each step.
-	Diags hcl.Diagnostics
-	// Files are the parsed files by name, for the text rendering.
-	Files map[string]*hcl.File
-}
-
-// Error returns the error diagnostics one per line, as
-// file:line,col-range: summary; detail.
-func (e *DiagnosticsError) Error() string {
-	var msgs []string
-	for _, d := range e.Diags {
-		if d.Severity == hcl.DiagError {
-			msgs = append(msgs, d.Error())
-		}
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// WriteText writes each diagnostic as a "file:line:col: error: summary" line
-// that editors and terminals link to, followed by HCL's text rendering: the
-// source line, a marker under the offending part and the detail.
-func (e *DiagnosticsError) WriteText(w io.Writer) error {
-	wr := hcl.NewDiagnosticTextWriter(w, e.Files, 100, false)
-	for _, d := range e.Diags {
-		pos := "config"
-		if d.Subject != nil {
-			pos = fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		sev := "error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "warning"
-		}
-		if _, err := fmt.Fprintf(w, "%s: %s: %s\n", pos, sev, d.Summary); err != nil {
-			return fmt.Errorf("write diagnostics: %w", err)
-		}
-		if err := wr.WriteDiagnostic(d); err != nil {
-			return fmt.Errorf("write diagnostics: %w", err)
-		}
-	}
-	return nil
-}
+// DiagnosticsError carries HCL diagnostics and the files they point into;
+// see hclconf.DiagnosticsError.
+type DiagnosticsError = hclconf.DiagnosticsError
 
 // AsDiagnostics returns err as a *DiagnosticsError when it is one.
-func AsDiagnostics(err error) (*DiagnosticsError, bool) {
-	var d *DiagnosticsError
-	ok := errors.As(err, &d)
-	return d, ok
-}
+func AsDiagnostics(err error) (*DiagnosticsError, bool) { return hclconf.AsDiagnostics(err) }
 
 // fill validates raw and sets c from it, defaults included. root is the
 // file's top-level body, for positions.
@@ -232,7 +187,7 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 			err = checkPort(p)
 		}
 		if err != nil {
-			diags = append(diags, errAt(attrRange(root, "listen"), "Invalid listen address",
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "listen"), "Invalid listen address",
 				fmt.Sprintf("listen must be host:port or :port, such as %q, not %q: %v.", DefaultListen, *raw.Listen, err)))
 		} else {
 			c.ListenAddr, port = *raw.Listen, p
@@ -243,13 +198,13 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 	if raw.PublicURL != nil {
 		u, detail := parsePublicURL(*raw.PublicURL)
 		if detail != "" {
-			diags = append(diags, errAt(attrRange(root, "public_url"), "Invalid public_url", detail))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "public_url"), "Invalid public_url", detail))
 		}
 		c.PublicURL = u
 	} else {
 		u, detail := defaultPublicURL(port, c.Insecure)
 		if detail != "" {
-			diags = append(diags, errAt(attrRange(root, "listen"), "Missing public_url", detail))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "listen"), "Missing public_url", detail))
 		}
 		c.PublicURL = u
 	}
@@ -259,7 +214,7 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 		if isAbs(*raw.DataDir) {
 			c.DataDir = path.Clean(*raw.DataDir)
 		} else {
-			diags = append(diags, errAt(attrRange(root, "data_dir"), "Invalid data_dir",
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "data_dir"), "Invalid data_dir",
 				fmt.Sprintf("data_dir must be an absolute path, not %q.", *raw.DataDir)))
 		}
 	}
@@ -268,17 +223,17 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 		def := firstBlockRange(root, "tls")
 		switch {
 		case c.Insecure:
-			diags = append(diags, errAt(attrRange(root, "insecure"), "Conflicting insecure and tls",
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "insecure"), "Conflicting insecure and tls",
 				fmt.Sprintf("insecure = true serves plain HTTP, so the tls block at %s cannot apply. Remove one of them.", rangeString(def))))
 		case t.CertFile == "" && t.KeyFile == "":
-			diags = append(diags, errAt(def, "Incomplete tls block",
+			diags = append(diags, hclconf.ErrAt(def, "Incomplete tls block",
 				"The tls block needs cert_file and key_file. Remove the block to serve a self-signed certificate from data_dir."))
 		case t.CertFile == "" || t.KeyFile == "":
 			missing := "cert_file"
 			if t.KeyFile == "" {
 				missing = "key_file"
 			}
-			diags = append(diags, errAt(def, "Incomplete tls block",
+			diags = append(diags, hclconf.ErrAt(def, "Incomplete tls block",
 				fmt.Sprintf("The tls block sets only one of cert_file and key_file; add %s.", missing)))
 		default:
 			d := checkAbs(t.Body, "cert_file", t.CertFile)
@@ -302,7 +257,7 @@ func (c *Collector) fillStore(stores []*storeBlock, root hcl.Body) hcl.Diagnosti
 	blocks := syntaxBlocks(root, "store")
 	for i := 1; i < len(stores) && i < len(blocks); i++ {
 		r := blocks[i].DefRange()
-		diags = append(diags, errAt(&r, "Duplicate store block",
+		diags = append(diags, hclconf.ErrAt(&r, "Duplicate store block",
 			fmt.Sprintf("Only one store block is allowed; the first is at %s.", rangeString(rangePtr(blocks[0].DefRange())))))
 	}
 	if len(stores) == 0 {
@@ -336,11 +291,11 @@ func (c *Collector) fillStore(stores []*storeBlock, root hcl.Body) hcl.Diagnosti
 			return diags
 		}
 		if detail := checkDSN(b.DSN); detail != "" {
-			diags = append(diags, errAt(attrRange(s.Body, "dsn"), "Invalid dsn", detail))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(s.Body, "dsn"), "Invalid dsn", detail))
 		}
 		c.Store = Store{Kind: StorePostgres, DSN: b.DSN}
 	default:
-		diags = append(diags, errAt(label, "Unknown store type",
+		diags = append(diags, hclconf.ErrAt(label, "Unknown store type",
 			fmt.Sprintf("Store type %q is not supported; use %q or %q.", s.Kind, StoreSQLite, StorePostgres)))
 	}
 	return diags
@@ -358,12 +313,12 @@ func (c *Collector) fillLimits(l *limitsBlock) hcl.Diagnostics {
 		if v == "" {
 			return
 		}
-		n, err := ParseSize(v)
+		n, err := hclconf.ParseSize(v)
 		switch {
 		case err != nil:
-			diags = append(diags, errAt(attrRange(l.Body, name), "Invalid size", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(l.Body, name), "Invalid size", err.Error()+"."))
 		case n <= 0:
-			diags = append(diags, errAt(attrRange(l.Body, name), "Invalid size", fmt.Sprintf("%s must be positive, not %q.", name, v)))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(l.Body, name), "Invalid size", fmt.Sprintf("%s must be positive, not %q.", name, v)))
 		default:
 			*dst = n
 		}
@@ -371,12 +326,12 @@ func (c *Collector) fillLimits(l *limitsBlock) hcl.Diagnostics {
 	size("max_report_size", l.MaxReportSize, &c.Limits.MaxReportSize)
 	size("max_blob_size", l.MaxBlobSize, &c.Limits.MaxBlobSize)
 	if l.RequestTimeout != "" {
-		d, err := ParseDuration(l.RequestTimeout)
+		d, err := hclconf.ParseDuration(l.RequestTimeout)
 		switch {
 		case err != nil:
-			diags = append(diags, errAt(attrRange(l.Body, "request_timeout"), "Invalid duration", err.Error()+"."))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(l.Body, "request_timeout"), "Invalid duration", err.Error()+"."))
 		case d <= 0:
-			diags = append(diags, errAt(attrRange(l.Body, "request_timeout"), "Invalid duration", fmt.Sprintf("request_timeout must be positive, not %q.", l.RequestTimeout)))
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(l.Body, "request_timeout"), "Invalid duration", fmt.Sprintf("request_timeout must be positive, not %q.", l.RequestTimeout)))
 		default:
 			c.Limits.RequestTimeout = d
 		}
@@ -462,16 +417,12 @@ func checkAbs(body hcl.Body, name, value string) hcl.Diagnostics {
 	if isAbs(value) {
 		return nil
 	}
-	return hcl.Diagnostics{errAt(attrRange(body, name), "Invalid path", fmt.Sprintf("%s must be an absolute path, not %q.", name, value))}
+	return hcl.Diagnostics{hclconf.ErrAt(hclconf.AttrRange(body, name), "Invalid path", fmt.Sprintf("%s must be an absolute path, not %q.", name, value))}
 }
 
 // isAbs reports whether p is an absolute slash path; the collector runs on
 // Linux.
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
-
-func errAt(rng *hcl.Range, summary, detail string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng}
-}
 
 func rangePtr(r hcl.Range) *hcl.Range { return &r }
 
@@ -482,30 +433,6 @@ func rangeString(r *hcl.Range) string {
 		return "an earlier block"
 	}
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
-}
-
-// attrRange returns where the value of the named attribute of body is, or
-// the body's opening when it is absent; nil when body is not native syntax.
-func attrRange(body hcl.Body, name string) *hcl.Range {
-	sb, ok := body.(*hclsyntax.Body)
-	if !ok {
-		return nil
-	}
-	if a, ok := sb.Attributes[name]; ok {
-		return rangePtr(a.Expr.Range())
-	}
-	return blockRange(body)
-}
-
-// blockRange returns where a body opens.
-func blockRange(body hcl.Body) *hcl.Range {
-	sb, ok := body.(*hclsyntax.Body)
-	if !ok {
-		return nil
-	}
-	r := sb.SrcRange
-	r.End = r.Start
-	return &r
 }
 
 // syntaxBlocks returns root's blocks of type typ, in source order.

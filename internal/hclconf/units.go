@@ -1,4 +1,4 @@
-package config
+package hclconf
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// ParseSize parses a size such as "1MiB", "512KiB", "10MB", "4096" or
-// "4096B". Binary (KiB, MiB, GiB, TiB) and decimal (KB, MB, GB, TB) units are
-// accepted, case-insensitively.
+// ParseSize parses a size such as "64MiB", "512KiB", "10MB", "4096" or
+// "4096B". Binary (KiB, MiB, GiB, TiB) and decimal (KB, MB, GB, TB) units
+// are accepted, case-insensitively; a bare K, M, G or T is binary.
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	i := 0
@@ -19,7 +19,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
 	if num == "" {
-		return 0, fmt.Errorf("size %q: want a number and a unit such as \"1MiB\"", s)
+		return 0, fmt.Errorf("size %q: want a number and a unit such as \"64MiB\"", s)
 	}
 	mult := map[string]float64{
 		"": 1, "b": 1,
@@ -33,7 +33,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
+		return 0, fmt.Errorf("size %q: %q is not a number", s, num)
 	}
 	v := f * mult
 	if v > math.MaxInt64/2 {
@@ -42,19 +42,22 @@ func ParseSize(s string) (int64, error) {
 	return int64(v), nil
 }
 
-// ParseDuration parses a duration such as "10s", "1m30s" or "6h"; "d" for
+// ParseDuration parses a duration such as "30s", "1m30s" or "6h"; "d" for
 // days is accepted too ("7d").
 func ParseDuration(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
-	if strings.HasSuffix(t, "d") {
-		n, err := strconv.Atoi(strings.TrimSuffix(t, "d"))
-		if err == nil {
+	if days, ok := strings.CutSuffix(t, "d"); ok {
+		if n, err := strconv.ParseInt(days, 10, 64); err == nil {
+			const maxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+			if n > maxDays || n < -maxDays {
+				return 0, fmt.Errorf("duration %q is too large", s)
+			}
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
 	d, err := time.ParseDuration(t)
 	if err != nil {
-		return 0, fmt.Errorf("duration %q: want a number and a unit such as \"10s\", \"5m\" or \"6h\"", s)
+		return 0, fmt.Errorf("duration %q: want a number and a unit such as \"30s\", \"5m\" or \"6h\"", s)
 	}
 	return d, nil
 }
