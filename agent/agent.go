@@ -221,21 +221,6 @@ func currentUser() string {
 	return "unknown"
 }
 
-// ConfigError tells whether err is a configuration problem, for exit codes.
-func ConfigError(err error) bool {
-	_, ok := config.AsDiagnostics(err)
-	return ok
-}
-
-// LoadConfig loads and validates the configuration at path.
-func LoadConfig(path string) (*config.Agent, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
 // WriteConfigError writes a configuration error with file:line:col and the
 // offending line, or its plain text for other errors.
 func WriteConfigError(w interface{ Write([]byte) (int, error) }, err error) {

@@ -57,20 +57,3 @@ type Baseline struct {
 	// Snapshot is the approved state.
 	Snapshot *Snapshot `json:"-"`
 }
-
-// New makes a Baseline of snap from an approval; it fills in the snapshot
-// digest, the item count and the host name.
-func New(meta Meta, snap *Snapshot) (*Baseline, error) {
-	if err := snap.Validate(); err != nil {
-		return nil, fmt.Errorf("baseline v%d: %w", meta.Version, err)
-	}
-	meta.SnapshotDigest = snap.Digest()
-	meta.Items = len(snap.Items)
-	if meta.Host == "" {
-		meta.Host = snap.Host.Name
-	}
-	if err := meta.Validate(); err != nil {
-		return nil, err
-	}
-	return &Baseline{Meta: meta, Snapshot: snap}, nil
-}

@@ -142,15 +142,6 @@ func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
 	b.recs, b.slow, b.sorted = recs, slow, true
 }
 
-// Counts returns how many items each tag has.
-func (b *Builder) Counts() map[int]int {
-	m := map[int]int{}
-	for _, r := range b.recs {
-		m[int(r.tag)]++
-	}
-	return m
-}
-
 // ContentDigests returns the content digests the items reference.
 func (b *Builder) ContentDigests() []Digest {
 	out := make([]Digest, 0, len(b.content))

@@ -3,7 +3,6 @@ package baseline
 import (
 	"encoding/base64"
 	"fmt"
-	"sort"
 	"time"
 	"unicode/utf8"
 )
@@ -324,11 +323,6 @@ func diffName(side string, it *Item) string {
 		return side + EscapeBytes(it.Name())
 	}
 	return side + "/" + EscapeBytes(it.Key)
-}
-
-// SortChanges sorts changes by key.
-func SortChanges(cs []Change) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].ExactKey() < cs[j].ExactKey() })
 }
 
 // String returns a one-line summary such as "2 added, 1 removed, 3 modified".

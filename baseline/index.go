@@ -265,21 +265,3 @@ func (x *Index) Each(fn func(i int, key string, line []byte) error) error {
 // AppendCanonical appends the item's canonical encoding: the bytes of its
 // line in Encode's output, which Index compares.
 func (it *Item) AppendCanonical(b []byte) []byte { return it.appendJSON(b) }
-
-// DigestOf computes a snapshot's state digest from its host name and its
-// items' canonical encodings, given in key order by next (which returns
-// nil at the end).
-func DigestOf(host string, next func() []byte) Digest {
-	h := sha256.New()
-	var b []byte
-	b = appendString(b, host)
-	b = append(b, '\n')
-	h.Write(b)
-	for line := next(); line != nil; line = next() {
-		h.Write(line)
-		h.Write([]byte{'\n'})
-	}
-	var d Digest
-	h.Sum(d[:0])
-	return d
-}

@@ -24,25 +24,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
-// WriteFileNoSync is WriteFile without syncing the data or the directory:
-// the rename is still atomic, so a reader never sees a partial file, but
-// after a crash the file may be empty or short. For many small files that
-// are made durable together (see the state package's blobs), with a check
-// of their content on read.
-func WriteFileNoSync(path string, data []byte, perm os.FileMode) error {
-	return write(path, perm, false, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
 // Write writes path atomically with the content fill writes. Nothing
 // replaces path unless fill and every step after it succeed.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
-	return write(path, perm, true, fill)
-}
-
-func write(path string, perm os.FileMode, durable bool, fill func(w io.Writer) error) (err error) {
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -64,19 +48,14 @@ func write(path string, perm os.FileMode, durable bool, fill func(w io.Writer) e
 	if err := f.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("write %s: sync: %w", path, err)
-		}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if !durable {
-		return nil
 	}
 	return SyncDir(dir)
 }

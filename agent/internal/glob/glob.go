@@ -50,15 +50,6 @@ func Compile(p string) (*Pattern, error) {
 	return &Pattern{text: p, segments: segs}, nil
 }
 
-// MustCompile is Compile for patterns known to be valid; it panics otherwise.
-func MustCompile(p string) *Pattern {
-	c, err := Compile(p)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 // String returns the pattern's text.
 func (p *Pattern) String() string { return p.text }
 
