@@ -172,13 +172,28 @@ func (x *Index) Match(key string, line []byte) (pos int, found, same bool) {
 			return p, true, true
 		}
 	}
+	pos, found = x.find(key, h, first)
+	return pos, found, false
+}
+
+// Find returns the position of the item with the given key. It reads the
+// candidates' keys back from the encoding, so it is for the few items that
+// differ, not for every observed one (see Match).
+func (x *Index) Find(key string) (int, bool) {
+	h := maphash.String(x.seed, key)
+	return x.find(key, h, sort.Search(len(x.byKey), func(i int) bool { return x.byKey[i].hash >= h }))
+}
+
+// find checks the key of each candidate from byKey[first] on that has the
+// key's hash h.
+func (x *Index) find(key string, h uint64, first int) (int, bool) {
 	for i := first; i < len(x.byKey) && x.byKey[i].hash == h; i++ {
 		p := int(x.byKey[i].pos)
 		if k, err := x.Key(p); err == nil && k == key {
-			return p, true, false
+			return p, true
 		}
 	}
-	return 0, false, false
+	return 0, false
 }
 
 // Same reports whether line, an item's canonical encoding, is exactly item

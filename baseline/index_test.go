@@ -39,6 +39,14 @@ func TestIndex(t *testing.T) {
 	if _, found, _ := x.Match("file:/nope", []byte("{}")); found {
 		t.Error("Match found a missing key")
 	}
+	if _, ok := x.Find("file:/nope"); ok {
+		t.Error("Find found a missing key")
+	}
+	for i := range s.Items {
+		if j, ok := x.Find(s.Items[i].Key); !ok || j != i {
+			t.Errorf("Find(%q) = %d, %v; want %d", s.Items[i].Key, j, ok, i)
+		}
+	}
 	var keys []string
 	if err := x.Each(func(i int, key string, line []byte) error {
 		keys = append(keys, key)

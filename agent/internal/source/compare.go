@@ -192,7 +192,7 @@ func (c *Comparison) Drift(meta baseline.Meta, opt baseline.DiffOptions) (*basel
 	old := &baseline.Snapshot{Host: c.base.Host()}
 	cur := &baseline.Snapshot{Host: c.Host, TakenAt: c.TakenAt, Items: c.delta}
 	for _, it := range c.delta {
-		if i, ok, _ := c.base.Match(it.Key, nil); ok {
+		if i, ok := c.base.Find(it.Key); ok {
 			bi, err := c.base.Item(i)
 			if err != nil {
 				return nil, fmt.Errorf("drift: baseline %w", err)

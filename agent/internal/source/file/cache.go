@@ -121,6 +121,23 @@ func (c *Cache) Lookup(path string) (Entry, bool) {
 	return s.Entry, true
 }
 
+// Reuse returns the remembered entry for path when its stat fields (size,
+// times, inode, device) equal those of stat, and keeps it for the next
+// scan: one lookup and one lock for an unchanged file, the common case of
+// an incremental scan.
+func (c *Cache) Reuse(path string, stat Entry) (Entry, bool) {
+	h := pathHash(path)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.entries[h]
+	if !ok || s.Size != stat.Size || s.Mtime != stat.Mtime || s.Ctime != stat.Ctime || s.Ino != stat.Ino || s.Dev != stat.Dev {
+		return Entry{}, false
+	}
+	s.seen = true
+	c.entries[h] = s
+	return s.Entry, true
+}
+
 // Store records path's entry for the next scan.
 func (c *Cache) Store(path string, e Entry) {
 	h := pathHash(path)

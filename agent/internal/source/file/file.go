@@ -289,11 +289,9 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 
 	entry := Entry{Size: st.size, Mtime: st.mtime, Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
 	if c := s.opt.Cache; c != nil && !s.opt.Full {
-		if old, ok := c.Lookup(path); ok && old.Size == entry.Size && old.Mtime == entry.Mtime &&
-			old.Ctime == entry.Ctime && old.Ino == entry.Ino && old.Dev == entry.Dev {
+		if old, ok := c.Reuse(path, entry); ok {
 			it.Digest, it.Content, it.Redacted = old.Digest, old.Content, old.Redacted
 			emit.Item(it, nil)
-			c.Store(path, old)
 			return
 		}
 	}
