@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian or Ubuntu machine: GNU patch
-# (the unified-diff oracle), gcc (the race detector) and git. Idempotent; run
+# (the unified-diff oracle), gcc (the race detector), git and systemd-analyze (unit checks). Idempotent; run
 # by `make test`.
 set -euo pipefail
 
@@ -8,6 +8,7 @@ need=()
 command -v patch >/dev/null || need+=(patch)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v git >/dev/null || need+=(git)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	echo "installing: ${need[*]}"

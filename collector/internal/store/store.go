@@ -164,6 +164,12 @@ type Baseline struct {
 // store, a cancelled context) are wrapped and may be retried; ErrNotFound,
 // ErrExists, ErrConflict, ErrTokenExpired and ErrTokenUsedUp are permanent.
 type Store interface {
+	// Agents is what the agent service adds: heartbeats and host events.
+	Agents
+	// Tickets is change tickets, tenant policy, reconciled drift items and
+	// the audit log.
+	Tickets
+
 	// CreateTenant creates a tenant; ErrExists when the name is taken.
 	CreateTenant(ctx context.Context, id, name string, at time.Time) (Tenant, error)
 	// TenantByName finds a tenant.

@@ -20,10 +20,7 @@ import (
 // t.Cleanup, Close included. The suite calls Close itself too, so Close
 // must be safe to call twice.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []test{
 		{"Tenants", testTenants},
 		{"Tokens", testTokens},
 		{"Enroll", testEnroll},
@@ -44,12 +41,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BaselineRace", testBaselineRace},
 		{"PingClose", testPingClose},
 	}
+	tests = append(tests, agentTests()...)
+	tests = append(tests, ticketTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.fn(t, open(t))
 		})
 	}
+}
+
+// test is one conformance test: it gets a new, empty store.
+type test struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
 }
 
 // t0 is the suite's reference time: not UTC and with nanoseconds, so that
