@@ -169,6 +169,8 @@ type Store interface {
 	// Tickets is change tickets, tenant policy, reconciled drift items and
 	// the audit log.
 	Tickets
+	// Outbox is the email outbox.
+	Outbox
 
 	// CreateTenant creates a tenant; ErrExists when the name is taken.
 	CreateTenant(ctx context.Context, id, name string, at time.Time) (Tenant, error)

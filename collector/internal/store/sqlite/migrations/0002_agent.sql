@@ -1,0 +1,2 @@
+-- Agents running as a service: heartbeats and host events.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Email outbox and notification schedules.
+SELECT 1;
