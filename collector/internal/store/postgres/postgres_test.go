@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/driftwatch/driftwatch/collector/internal/store"
+	"github.com/driftwatch/driftwatch/collector/internal/store/internal/migration"
 	"github.com/driftwatch/driftwatch/collector/internal/store/storetest"
 )
 
@@ -138,8 +139,16 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(applied, []string{"0001_init"}) {
-		t.Errorf("Migrate on a new schema applied %q, want [0001_init]", applied)
+	files, err := migration.Load(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, f := range files {
+		all = append(all, f.Name)
+	}
+	if !slices.Equal(applied, all) || all[0] != "0001_init" {
+		t.Errorf("Migrate on a new schema applied %q, want %q", applied, all)
 	}
 	applied, err = Migrate(t.Context(), dsn)
 	if err != nil {
@@ -176,8 +185,12 @@ func TestOpenTogether(t *testing.T) {
 	if err := stores[0].pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil {
 		t.Fatal(err)
 	}
-	if count != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", count)
+	files, err := migration.Load(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != len(files) {
+		t.Errorf("schema_migrations has %d rows, want %d (one per migration)", count, len(files))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/collector/internal/store"
+	"github.com/driftwatch/driftwatch/collector/internal/store/internal/migration"
 	"github.com/driftwatch/driftwatch/collector/internal/store/storetest"
 )
 
@@ -32,8 +33,16 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(applied, []string{"0001_init"}) {
-		t.Errorf("Migrate on a new file applied %q, want [0001_init]", applied)
+	files, err := migration.Load(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, f := range files {
+		all = append(all, f.Name)
+	}
+	if !slices.Equal(applied, all) || all[0] != "0001_init" {
+		t.Errorf("Migrate on a new file applied %q, want %q", applied, all)
 	}
 	applied, err = Migrate(t.Context(), path)
 	if err != nil {
@@ -51,8 +60,8 @@ func TestMigrate(t *testing.T) {
 	if err := s.r.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", n)
+	if n != len(files) {
+		t.Errorf("schema_migrations has %d rows, want %d (one per migration)", n, len(files))
 	}
 }
 
