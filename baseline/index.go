@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Index answers "is this item exactly as the snapshot has it?" for a
@@ -194,6 +195,36 @@ func (x *Index) find(key string, h uint64, first int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Prefixed returns the positions of the items whose keys start with
+// prefix, in key order. Items are sorted by key, so it reads a few keys to
+// find the first and then each one in the range.
+func (x *Index) Prefixed(prefix string) ([]int, error) {
+	var err error
+	first := sort.Search(len(x.lines), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		var k string
+		k, err = x.Key(i)
+		return k >= prefix
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search %q: %w", prefix, err)
+	}
+	var out []int
+	for i := first; i < len(x.lines); i++ {
+		k, err := x.Key(i)
+		if err != nil {
+			return nil, fmt.Errorf("search %q: %w", prefix, err)
+		}
+		if !strings.HasPrefix(k, prefix) {
+			break
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // Same reports whether line, an item's canonical encoding, is exactly item

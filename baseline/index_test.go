@@ -76,3 +76,42 @@ func BenchmarkIndex100k(b *testing.B) {
 		}
 	}
 }
+
+func TestIndexPrefixed(t *testing.T) {
+	s := &Snapshot{Host: Host{Name: "h"}}
+	for _, k := range []string{"file:/etc", "file:/etc/a", "file:/etc/a-b", "file:/etc/a/x", "file:/etc/a/y", "file:/etc/b", "package:a"} {
+		s.Items = append(s.Items, Item{Key: k})
+	}
+	s.Sort()
+	data, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := NewIndex(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		prefix string
+		want   []string
+	}{
+		{"file:/etc/a/", []string{"file:/etc/a/x", "file:/etc/a/y"}},
+		{"file:/etc/", []string{"file:/etc/a", "file:/etc/a-b", "file:/etc/a/x", "file:/etc/a/y", "file:/etc/b"}},
+		{"file:/etc/c/", nil},
+		{"package:", []string{"package:a"}},
+		{"zzz", nil},
+	} {
+		pos, err := x.Prefixed(tt.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, i := range pos {
+			k, _ := x.Key(i)
+			got = append(got, k)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("Prefixed(%q) = %q, want %q", tt.prefix, got, tt.want)
+		}
+	}
+}

@@ -26,6 +26,14 @@ const (
 	DefaultMaxContentSize = 1 << 20
 	DefaultCommandTimeout = 30 * time.Second
 	DefaultMaxOutputSize  = 1 << 20
+
+	DefaultFullScan      = 6 * time.Hour
+	DefaultCommandsEvery = time.Hour
+	DefaultHeartbeat     = time.Minute
+	DefaultUncoveredScan = 5 * time.Minute
+	DefaultDebounce      = 200 * time.Millisecond
+	DefaultMaxDelay      = 2 * time.Second
+	DefaultSpoolSize     = 256 << 20
 )
 
 // Agent is the agent's configuration: where it keeps its state, how it names
@@ -53,6 +61,19 @@ type Agent struct {
 	Inventory *Inventory `hcl:"inventory,block"`
 	// Redact sets how secrets are masked in content.
 	Redact *Redact `hcl:"redact,block"`
+	// Schedule sets how often the service scans, runs commands and tells
+	// the collector it is alive.
+	Schedule *Schedule `hcl:"schedule,block"`
+	// Watch sets the realtime watch of the files sources.
+	Watch *Watch `hcl:"watch,block"`
+	// Spool sets the durable queue of reports for the collector.
+	Spool *Spool `hcl:"spool,block"`
+	// MaxHashRate bounds how fast file content is read and hashed
+	// ("50MiB/s"); empty or "0" means no bound.
+	MaxHashRate string `hcl:"max_hash_rate,optional"`
+
+	// HashRate is MaxHashRate in bytes per second; 0 means no bound.
+	HashRate int64
 
 	// Path is the file the configuration was read from.
 	Path string
@@ -193,6 +214,55 @@ type Redact struct {
 	Body     hcl.Body `hcl:",body"`
 }
 
+// Schedule sets the service's periodic work.
+type Schedule struct {
+	// FullScan is the period of a full scan of every source ("6h"); one
+	// runs at start too.
+	FullScan string `hcl:"full_scan,optional"`
+	// Commands is the period of the command sources ("1h").
+	Commands string `hcl:"commands,optional"`
+	// Heartbeat is the period of the heartbeat to the collector ("1m"),
+	// whose answer carries the current baseline version.
+	Heartbeat string `hcl:"heartbeat,optional"`
+	// UncoveredScan is the period of the scan of the directories the
+	// realtime watch cannot cover ("5m").
+	UncoveredScan string   `hcl:"uncovered_scan,optional"`
+	Body          hcl.Body `hcl:",body"`
+
+	// The periods parsed, with defaults.
+	FullScanEvery, CommandsEvery, HeartbeatEvery, UncoveredScanEvery time.Duration
+}
+
+// Watch sets the realtime watch.
+type Watch struct {
+	// Enabled turns the realtime watch on. Default true.
+	Enabled *bool `hcl:"enabled,optional"`
+	// Debounce is the quiet time that ends a burst of events ("200ms").
+	Debounce string `hcl:"debounce,optional"`
+	// MaxDelay bounds how long a continuous burst is held ("2s").
+	MaxDelay string `hcl:"max_delay,optional"`
+	// MaxWatches caps the directories watched, below the kernel's limit;
+	// 0 means only the kernel's limit applies.
+	MaxWatches int      `hcl:"max_watches,optional"`
+	Body       hcl.Body `hcl:",body"`
+
+	// The durations parsed, with defaults.
+	DebounceDuration, MaxDelayDuration time.Duration
+}
+
+// On reports whether the realtime watch runs.
+func (w *Watch) On() bool { return w == nil || w.Enabled == nil || *w.Enabled }
+
+// Spool sets the durable report queue.
+type Spool struct {
+	// MaxSize bounds the spool on disk ("256MiB").
+	MaxSize string   `hcl:"max_size,optional"`
+	Body    hcl.Body `hcl:",body"`
+
+	// Size is MaxSize parsed.
+	Size int64
+}
+
 // UseDefaults reports whether the built-in patterns apply.
 func (r *Redact) UseDefaults() bool { return r == nil || r.Defaults == nil || *r.Defaults }
 
@@ -300,6 +370,7 @@ func (c *Agent) validate(root hcl.Body) hcl.Diagnostics {
 			}
 		}
 	}
+	diags = append(diags, c.validateService(root)...)
 	if len(c.Files) == 0 && len(c.Commands) == 0 && c.Packages == nil && c.Services == nil && c.Users == nil &&
 		c.Sysctl == nil && c.ListeningPorts == nil && c.Inventory == nil {
 		r := hclconf.BlockRange(root)
@@ -418,4 +489,76 @@ func isAbs(p string) bool {
 		return true
 	}
 	return len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
+
+// validateService checks the schedule, watch, spool and rate settings and
+// fills in their defaults, so that a configuration without them has every
+// block.
+func (c *Agent) validateService(root hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	duration := func(body hcl.Body, name, v string, def time.Duration, min time.Duration) time.Duration {
+		if v == "" {
+			return def
+		}
+		d, err := hclconf.ParseDuration(v)
+		switch {
+		case err != nil:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(body, name), "Invalid duration", err.Error()+"."))
+		case d < min:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(body, name), "Invalid duration", fmt.Sprintf("%s must be at least %v, not %q.", name, min, v)))
+		default:
+			return d
+		}
+		return def
+	}
+	if c.Schedule == nil {
+		c.Schedule = &Schedule{}
+	}
+	s := c.Schedule
+	s.FullScanEvery = duration(s.Body, "full_scan", s.FullScan, DefaultFullScan, time.Minute)
+	s.CommandsEvery = duration(s.Body, "commands", s.Commands, DefaultCommandsEvery, time.Second)
+	s.HeartbeatEvery = duration(s.Body, "heartbeat", s.Heartbeat, DefaultHeartbeat, time.Second)
+	s.UncoveredScanEvery = duration(s.Body, "uncovered_scan", s.UncoveredScan, DefaultUncoveredScan, time.Second)
+
+	if c.Watch == nil {
+		c.Watch = &Watch{}
+	}
+	w := c.Watch
+	w.DebounceDuration = duration(w.Body, "debounce", w.Debounce, DefaultDebounce, time.Millisecond)
+	w.MaxDelayDuration = duration(w.Body, "max_delay", w.MaxDelay, DefaultMaxDelay, time.Millisecond)
+	if w.MaxDelayDuration < w.DebounceDuration {
+		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(w.Body, "max_delay"), "Invalid duration", fmt.Sprintf("max_delay (%v) must not be shorter than debounce (%v).", w.MaxDelayDuration, w.DebounceDuration)))
+	}
+	if w.MaxWatches < 0 {
+		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(w.Body, "max_watches"), "Invalid number", fmt.Sprintf("max_watches must not be negative, not %d.", w.MaxWatches)))
+	}
+
+	if c.Spool == nil {
+		c.Spool = &Spool{}
+	}
+	c.Spool.Size = DefaultSpoolSize
+	if c.Spool.MaxSize != "" {
+		n, err := hclconf.ParseSize(c.Spool.MaxSize)
+		switch {
+		case err != nil:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Spool.Body, "max_size"), "Invalid size", err.Error()+"."))
+		case n < 64<<10:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(c.Spool.Body, "max_size"), "Invalid size", fmt.Sprintf("max_size must be at least 64KiB, not %q.", c.Spool.MaxSize)))
+		default:
+			c.Spool.Size = n
+		}
+	}
+
+	if v := strings.TrimSpace(c.MaxHashRate); v != "" && v != "0" {
+		n, err := hclconf.ParseSize(strings.TrimSuffix(v, "/s"))
+		switch {
+		case err != nil:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "max_hash_rate"), "Invalid rate", err.Error()+` (a size per second, e.g. "50MiB/s").`))
+		case n < 64<<10:
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "max_hash_rate"), "Invalid rate", fmt.Sprintf("max_hash_rate must be at least 64KiB/s, not %q.", v)))
+		default:
+			c.HashRate = n
+		}
+	}
+	return diags
 }

@@ -56,6 +56,55 @@ func TestDefaults(t *testing.T) {
 	if !cfg.Redact.UseDefaults() {
 		t.Error("redaction defaults off without a redact block")
 	}
+	if s := cfg.Schedule; s.FullScanEvery != DefaultFullScan || s.CommandsEvery != DefaultCommandsEvery ||
+		s.HeartbeatEvery != DefaultHeartbeat || s.UncoveredScanEvery != DefaultUncoveredScan {
+		t.Errorf("schedule defaults = %+v", s)
+	}
+	if !cfg.Watch.On() || cfg.Watch.DebounceDuration != DefaultDebounce || cfg.Watch.MaxDelayDuration != DefaultMaxDelay {
+		t.Errorf("watch defaults = %+v", cfg.Watch)
+	}
+	if cfg.Spool.Size != DefaultSpoolSize || cfg.HashRate != 0 {
+		t.Errorf("spool size %d, hash rate %d; want %d, unbounded", cfg.Spool.Size, cfg.HashRate, DefaultSpoolSize)
+	}
+}
+
+func TestServiceSettings(t *testing.T) {
+	cfg, err := Parse([]byte(`users {}
+schedule {
+  full_scan = "2h"
+  commands  = "10m"
+  heartbeat = "30s"
+  uncovered_scan = "1m"
+}
+watch {
+  enabled     = true
+  debounce    = "100ms"
+  max_delay   = "1s"
+  max_watches = 500
+}
+spool { max_size = "16MiB" }
+max_hash_rate = "50MiB/s"
+`), "svc.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Schedule
+	if s.FullScanEvery != 2*time.Hour || s.CommandsEvery != 10*time.Minute || s.HeartbeatEvery != 30*time.Second || s.UncoveredScanEvery != time.Minute {
+		t.Errorf("schedule = %+v", s)
+	}
+	if w := cfg.Watch; !w.On() || w.DebounceDuration != 100*time.Millisecond || w.MaxDelayDuration != time.Second || w.MaxWatches != 500 {
+		t.Errorf("watch = %+v", w)
+	}
+	if cfg.Spool.Size != 16<<20 || cfg.HashRate != 50<<20 {
+		t.Errorf("spool size %d, hash rate %d", cfg.Spool.Size, cfg.HashRate)
+	}
+	off, err := Parse([]byte("users {}\nwatch { enabled = false }\n"), "off.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Watch.On() {
+		t.Error("watch { enabled = false } left the watch on")
+	}
 }
 
 // TestErrors checks that each mistake is reported at the place it is, with
@@ -83,6 +132,14 @@ func TestErrors(t *testing.T) {
 		{"bad package manager", "packages {\n  manager = \"pacman\"\n}\n", "2:13", `manager must be "auto", "dpkg" or "rpm"`},
 		{"syntax error", "files \"etc\" {\n  paths = [\"/etc\"\n}\n", "3:1", `Missing item separator`},
 		{"relative state_dir", "state_dir = \"state\"\nusers {}\n", "1:13", `state_dir must be an absolute path`},
+		{"bad full_scan", "users {}\nschedule {\n  full_scan = \"often\"\n}\n", "3:15", `duration "often"`},
+		{"tiny full_scan", "users {}\nschedule {\n  full_scan = \"1s\"\n}\n", "3:15", `full_scan must be at least 1m0s`},
+		{"unknown schedule attribute", "users {}\nschedule {\n  fullscan = \"1h\"\n}\n", "3:3", `An argument named "fullscan" is not expected here`},
+		{"max_delay below debounce", "users {}\nwatch {\n  debounce = \"5s\"\n  max_delay = \"1s\"\n}\n", "4:15", `must not be shorter than debounce`},
+		{"negative max_watches", "users {}\nwatch {\n  max_watches = -1\n}\n", "3:17", `max_watches must not be negative`},
+		{"bad spool size", "users {}\nspool {\n  max_size = \"lots\"\n}\n", "3:14", `Invalid size`},
+		{"tiny spool", "users {}\nspool {\n  max_size = \"1KiB\"\n}\n", "3:14", `at least 64KiB`},
+		{"bad hash rate", "users {}\nmax_hash_rate = \"fast\"\n", "2:17", `a size per second`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
