@@ -5,6 +5,7 @@ package all
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/driftwatch/driftwatch/agent/internal/config"
 	"github.com/driftwatch/driftwatch/agent/internal/redact"
@@ -25,6 +26,14 @@ type Options struct {
 	Cache *file.Cache
 	// Full makes file sources read every file.
 	Full bool
+	// Blocks, when set, limits the sources to these configuration blocks
+	// ("files", "command" …).
+	Blocks []string
+	// Targets, when set, makes the file sources observe these paths only:
+	// a targeted rescan.
+	Targets []file.Target
+	// Limiter, when set, paces the file sources' reads.
+	Limiter file.Limiter
 }
 
 // Kind describes one kind of source: the configuration block that enables
@@ -57,6 +66,9 @@ func Sources(cfg *config.Agent, opt Options) ([]source.Source, error) {
 	var out []source.Source
 	names := map[string]bool{}
 	for _, k := range Kinds() {
+		if opt.Blocks != nil && !slices.Contains(opt.Blocks, k.Block) {
+			continue
+		}
 		srcs, err := k.Build(cfg, opt)
 		if err != nil {
 			return nil, err
@@ -78,7 +90,7 @@ func buildFiles(cfg *config.Agent, opt Options) ([]source.Source, error) {
 		s, err := file.New("files."+f.Name, file.Options{
 			Paths: f.Paths, Exclude: f.Exclude, Content: f.KeepContent(), MaxContentSize: f.ContentSize,
 			DigestOnly: append(append([]string{}, redact.DigestOnly...), f.DigestOnly...),
-			Cache:      opt.Cache, Full: opt.Full,
+			Cache:      opt.Cache, Full: opt.Full, Targets: opt.Targets, Limiter: opt.Limiter,
 		})
 		if err != nil {
 			return nil, err

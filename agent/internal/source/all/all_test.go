@@ -98,7 +98,7 @@ func wantKind(name string) string {
 // others configure the agent itself.
 var (
 	sourceBlocks = []string{"files", "command", "packages", "services", "users", "sysctl", "listening_ports", "inventory"}
-	otherBlocks  = []string{"host", "redact"}
+	otherBlocks  = []string{"host", "redact", "schedule", "watch", "spool"}
 )
 
 // TestKinds checks that the registry has one kind per source block of the

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,25 @@ type Options struct {
 	// Full reads every file even when the cache says it is unchanged (the
 	// cache is still updated).
 	Full bool
+	// Targets, when set, are observed instead of the whole of Paths: a
+	// targeted rescan of what changed. Each is observed only where Paths
+	// and Exclude would have observed it.
+	Targets []Target
+	// Limiter, when set, bounds how fast file content is read.
+	Limiter Limiter
+}
+
+// Target is one path of a targeted rescan.
+type Target struct {
+	// Path is absolute and clean.
+	Path string
+	// Recursive observes everything below a directory too.
+	Recursive bool
+}
+
+// Limiter paces reads: WaitN returns once n more bytes may be read.
+type Limiter interface {
+	WaitN(ctx context.Context, n int) error
 }
 
 // Source observes files; see the package comment.
@@ -134,6 +154,26 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 	if len(s.roots) > 1 {
 		seen = map[string]bool{}
 	}
+	if len(s.opt.Targets) > 0 {
+		seen = map[string]bool{}
+		for _, t := range s.opt.Targets {
+			if ctx.Err() != nil {
+				break
+			}
+			i := s.rootOf(t.Path)
+			if i < 0 {
+				continue
+			}
+			if t.Recursive {
+				s.walk(ctx, t.Path, s.patterns[i], seen, jobs, emit)
+			} else {
+				s.walkOne(t.Path, s.patterns[i], seen, jobs)
+			}
+		}
+		close(jobs)
+		wg.Wait()
+		return ctx.Err()
+	}
 	walked := map[string]string{} // real path of each root walked → its path
 	for i, root := range s.roots {
 		if ctx.Err() != nil {
@@ -152,6 +192,39 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 	close(jobs)
 	wg.Wait()
 	return ctx.Err()
+}
+
+// rootOf returns the index of the root path is under (or is), when
+// neither path nor a directory between it and the root is excluded; -1
+// otherwise.
+func (s *Source) rootOf(path string) int {
+	for i, root := range s.roots {
+		if path != root && !strings.HasPrefix(path, strings.TrimSuffix(root, "/")+"/") {
+			continue
+		}
+		for p := path; ; p = filepath.Dir(p) {
+			if s.exclude.Match(p) {
+				return -1
+			}
+			if p == root || p == "/" || p == "." {
+				break
+			}
+		}
+		return i
+	}
+	return -1
+}
+
+// walkOne sends path alone to jobs, when it matches pat.
+func (s *Source) walkOne(path string, pat *glob.Pattern, seen map[string]bool, jobs chan<- []job) {
+	if (pat != nil && !pat.Match(path)) || seen[path] {
+		return
+	}
+	if _, err := os.Lstat(path); err != nil {
+		return // gone: the item is absent
+	}
+	seen[path] = true
+	jobs <- []job{{path: path}}
 }
 
 // walk sends root and everything below it to jobs, depth first.
@@ -316,6 +389,7 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 // to its end all the same.
 func (s *Source) read(j job, size int64, w *worker) (baseline.Digest, []byte, error) {
 	path := j.path
+	s.pace(size)
 	f, err := openAt(j.dir, j.name, path)
 	if err != nil {
 		return baseline.Digest{}, nil, err
@@ -344,6 +418,22 @@ func (s *Source) read(j job, size int64, w *worker) (baseline.Digest, []byte, er
 	}
 	w.hash.Reset()
 	return hashRest(w.hash, f, w.buf, size)
+}
+
+// paceChunk is the most a single wait of the limiter asks for; a limiter's
+// burst must be at least this.
+const paceChunk = 1 << 20
+
+// pace waits until the limiter allows reading size bytes.
+func (s *Source) pace(size int64) {
+	if s.opt.Limiter == nil {
+		return
+	}
+	for size > 0 {
+		n := min(size, paceChunk)
+		_ = s.opt.Limiter.WaitN(context.Background(), int(n))
+		size -= n
+	}
 }
 
 // hashRest hashes the rest of f with the worker's buffer. When the reads

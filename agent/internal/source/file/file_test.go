@@ -3,9 +3,12 @@
 package file
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -323,5 +326,86 @@ func TestAttrsInNameOrder(t *testing.T) {
 				t.Fatalf("%s: attributes out of order: %v", it.Key, it.Attrs)
 			}
 		}
+	}
+}
+
+// A targeted rescan observes only its targets, and only where the
+// configured paths and excludes would have.
+func TestTargets(t *testing.T) {
+	root := tree(t)
+	for _, tt := range []struct {
+		name    string
+		paths   []string
+		targets []Target
+		want    []string // relative to root
+	}{
+		{"directory, recursive", []string{root}, []Target{{Path: root + "/ssh", Recursive: true}}, []string{"ssh", "ssh/sshd_config"}},
+		{"directory alone", []string{root}, []Target{{Path: root + "/ssh"}}, []string{"ssh"}},
+		{"one file", []string{root}, []Target{{Path: root + "/big.conf"}}, []string{"big.conf"}},
+		{"excluded file", []string{root}, []Target{{Path: root + "/app.swp"}}, nil},
+		{"under an excluded directory", []string{root}, []Target{{Path: root + "/skip/inner"}, {Path: root + "/skip", Recursive: true}}, nil},
+		{"outside the paths", []string{root + "/ssh"}, []Target{{Path: root + "/big.conf"}}, nil},
+		{"gone", []string{root}, []Target{{Path: root + "/deleted"}, {Path: root + "/gone", Recursive: true}}, nil},
+		{"pattern filters", []string{root + "/**/*.conf"}, []Target{{Path: root, Recursive: true}}, []string{"big.conf", "caf\xe9.conf"}},
+		{"overlapping targets once", []string{root}, []Target{{Path: root + "/ssh", Recursive: true}, {Path: root + "/ssh/sshd_config"}}, []string{"ssh", "ssh/sshd_config"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := New("files.etc", Options{Paths: tt.paths, Exclude: []string{"*.swp", root + "/skip"}, Targets: tt.targets})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := sourcetest.Collect(t, src)
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			var got []string
+			for _, it := range res.Items {
+				rel, _ := filepath.Rel(root, strings.TrimPrefix(it.Key, "file:"))
+				got = append(got, rel)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("items %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// countingLimiter records what it was asked to allow.
+type countingLimiter struct {
+	mu    sync.Mutex
+	bytes int
+	max   int
+}
+
+func (l *countingLimiter) WaitN(_ context.Context, n int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bytes += n
+	l.max = max(l.max, n)
+	return nil
+}
+
+// Every byte of content read is paced by the limiter, in chunks it can
+// grant.
+func TestLimiter(t *testing.T) {
+	root := t.TempDir()
+	sizes := []int{10, 3 << 20, 5000}
+	total := 0
+	for i, n := range sizes {
+		if err := os.WriteFile(filepath.Join(root, "f"+strconv.Itoa(i)), make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	l := &countingLimiter{}
+	src, err := New("files.x", Options{Paths: []string{root}, Limiter: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := sourcetest.Collect(t, src); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if l.bytes != total || l.max > paceChunk {
+		t.Errorf("limiter asked for %d bytes (largest wait %d), want %d in waits of at most %d", l.bytes, l.max, total, paceChunk)
 	}
 }
