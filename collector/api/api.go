@@ -14,16 +14,25 @@
 //     resend, out-of-order accepted); content blobs by SHA-256; host list,
 //     host drift, approved baseline (ETag = version), baseline history and
 //     approval from a reported snapshot.
+//   - 1.1: agents running as a service — heartbeats (POST /api/v1/heartbeat)
+//     whose answer carries the current baseline version and digest; host
+//     events (POST /api/v1/events: coverage gaps of the realtime watch,
+//     reports dropped from a full spool), read back with GET
+//     /api/v1/hosts/{id}/events and GET /api/v1/hosts/{id}/status; a
+//     host's first report may carry the agent's approved baseline
+//     (Report.Baseline), which becomes the collector's version 1;
+//     ReportResponse.BaselineDigest.
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
 )
 
 // ProtocolVersion is the protocol version this package speaks.
-const ProtocolVersion = "1.0"
+const ProtocolVersion = "1.1"
 
 // ProtocolHeader is the request header that carries ProtocolVersion.
 const ProtocolHeader = "Driftwatch-Protocol"
@@ -38,6 +47,8 @@ const (
 	PathReports   = "/api/v1/reports"
 	PathBlobs     = "/api/v1/blobs/" // + sha256 hex
 	PathHosts     = "/api/v1/hosts"
+	PathHeartbeat = "/api/v1/heartbeat"
+	PathEvents    = "/api/v1/events"
 	PathHealth    = "/healthz"
 	PathReady     = "/readyz"
 	PathMetrics   = "/metrics"
@@ -105,6 +116,11 @@ type Report struct {
 	// Blobs are the content digests the report references; each must have
 	// been uploaded (PUT /api/v1/blobs/{sha256}) before the report.
 	Blobs []baseline.Digest `json:"blobs,omitempty"`
+	// Baseline is the agent's approved baseline, sent with a host's first
+	// report when the agent has one: it becomes the collector's version 1
+	// (keeping who approved it, when and why), and Drift is relative to
+	// it. Its content digests are listed in Blobs too. (1.1)
+	Baseline *Baseline `json:"baseline,omitempty"`
 }
 
 // ReportResponse acknowledges a report.
@@ -116,6 +132,135 @@ type ReportResponse struct {
 	// BaselineVersion is the host's current approved baseline version at
 	// the collector, so the agent knows when to fetch a newer one.
 	BaselineVersion int `json:"baseline_version"`
+	// BaselineDigest is that baseline's snapshot digest; zero when the
+	// host has none. (1.1)
+	BaselineDigest baseline.Digest `json:"baseline_digest,omitzero"`
+}
+
+// Heartbeat tells the collector an agent running as a service is alive,
+// and how it is doing. (1.1)
+type Heartbeat struct {
+	// SentAt is when the agent sent it.
+	SentAt time.Time `json:"sent_at"`
+	// AgentVersion is the agent's version.
+	AgentVersion string `json:"agent_version,omitempty"`
+	// Status is the agent's state.
+	Status AgentStatus `json:"status"`
+}
+
+// AgentStatus is what an agent running as a service knows of itself: what
+// `driftwatch-agent status` prints, and what the collector keeps of each
+// host's newest heartbeat.
+type AgentStatus struct {
+	// Started is when the service started.
+	Started time.Time `json:"started"`
+	// Baseline is the version and snapshot digest of the baseline the
+	// agent compares with, as the collector numbers it when it came from
+	// there.
+	BaselineVersion int             `json:"baseline_version"`
+	BaselineDigest  baseline.Digest `json:"baseline_digest,omitzero"`
+	// LastScan is when the last full scan ended, and LastChange when the
+	// last targeted rescan did.
+	LastScan   *time.Time `json:"last_scan,omitempty"`
+	LastChange *time.Time `json:"last_change,omitempty"`
+	// OpenChanges is the number of changes in the current drift.
+	OpenChanges int `json:"open_changes"`
+	// LastReport is the sequence and time of the last report the
+	// collector acknowledged.
+	LastReportSequence uint64     `json:"last_report_sequence,omitempty"`
+	LastReportAt       *time.Time `json:"last_report_at,omitempty"`
+	// Spool is the queue of reports and events not yet acknowledged.
+	Spool SpoolStatus `json:"spool"`
+	// Watch is the coverage of the realtime watch.
+	Watch WatchStatus `json:"watch"`
+}
+
+// SpoolStatus describes an agent's spool.
+type SpoolStatus struct {
+	Entries  int        `json:"entries"`
+	Bytes    int64      `json:"bytes"`
+	MaxBytes int64      `json:"max_bytes"`
+	Oldest   *time.Time `json:"oldest,omitempty"`
+	// Coalesced and Dropped count reports the spool replaced by a newer
+	// one or dropped (each drop is reported as a gap event).
+	Coalesced int `json:"coalesced"`
+	Dropped   int `json:"dropped"`
+	// LastError is the last error sending to the collector, empty after a
+	// success.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// WatchStatus describes the coverage of an agent's realtime watch.
+type WatchStatus struct {
+	// Enabled is false when the configuration turns the watch off.
+	Enabled bool `json:"enabled"`
+	// Watched is the number of directories watched.
+	Watched int `json:"watched"`
+	// Uncovered are the directories the watch cannot cover (watch limit
+	// reached); scheduled scans cover them.
+	Uncovered []string `json:"uncovered,omitempty"`
+	// Overflows counts event queue overflows, each followed by a full scan.
+	Overflows int `json:"overflows"`
+}
+
+// HeartbeatResponse answers a heartbeat. (1.1)
+type HeartbeatResponse struct {
+	// BaselineVersion and BaselineDigest name the host's current approved
+	// baseline at the collector (0 and zero when it has none): an agent
+	// that compares with another one fetches it.
+	BaselineVersion int             `json:"baseline_version"`
+	BaselineDigest  baseline.Digest `json:"baseline_digest,omitzero"`
+	// ServerTime is the collector's clock, for the agent to notice a skew.
+	ServerTime time.Time `json:"server_time"`
+}
+
+// Event kinds an agent reports.
+const (
+	// EventGap: reports were lost (the spool was full, or the collector
+	// refused one); Detail says which and when.
+	EventGap = "gap"
+	// EventCoverageGap: the realtime watch does not cover part of the
+	// configured paths (watch limit reached, event queue overflow);
+	// scheduled scans cover it meanwhile.
+	EventCoverageGap = "coverage_gap"
+	// EventCoverageRestored: the realtime watch covers a part again.
+	EventCoverageRestored = "coverage_restored"
+)
+
+// Event is something an agent reports besides drift. (1.1)
+type Event struct {
+	// ID is unique per host: an event sent again is stored once.
+	ID string `json:"id"`
+	// Kind is one of the Event… constants.
+	Kind string `json:"kind"`
+	// At is when it happened.
+	At time.Time `json:"at"`
+	// Summary says what happened, for a person.
+	Summary string `json:"summary"`
+	// Detail is the event's data; its shape depends on Kind.
+	Detail json.RawMessage `json:"detail,omitempty"`
+	// ReceivedAt is when the collector stored it (set in answers only).
+	ReceivedAt *time.Time `json:"received_at,omitempty"`
+}
+
+// EventBatch is the body of POST /api/v1/events. (1.1)
+type EventBatch struct {
+	Events []Event `json:"events"`
+}
+
+// EventsResponse acknowledges an EventBatch.
+type EventsResponse struct {
+	// Added is how many events were new; the rest were stored already.
+	Added int `json:"added"`
+}
+
+// HostStatus is a host with its agent's newest heartbeat. (1.1)
+type HostStatus struct {
+	Host Host `json:"host"`
+	// HeartbeatAt is when the newest heartbeat arrived; nil for none.
+	HeartbeatAt *time.Time `json:"heartbeat_at"`
+	// Status is the agent's status it carried.
+	Status *AgentStatus `json:"status,omitempty"`
 }
 
 // Host is a host as the API lists it.

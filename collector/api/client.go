@@ -515,3 +515,60 @@ func (c *Client) Hosts(ctx context.Context) ([]Host, error) {
 	}
 	return hosts, nil
 }
+
+// Heartbeat tells the collector the agent is alive and how it is doing;
+// the answer names the host's current baseline. (1.1)
+func (c *Client) Heartbeat(ctx context.Context, hb Heartbeat) (HeartbeatResponse, error) {
+	var resp HeartbeatResponse
+	if err := c.doJSON(ctx, request{method: http.MethodPost, path: PathHeartbeat}, hb, &resp); err != nil {
+		return HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	return resp, nil
+}
+
+// PostEvents sends events of the agent's host; an event sent again is
+// stored once. A 400 (an event is refused) is permanent. (1.1)
+func (c *Client) PostEvents(ctx context.Context, events []Event) (EventsResponse, error) {
+	var resp EventsResponse
+	if err := c.doJSON(ctx, request{method: http.MethodPost, path: PathEvents}, EventBatch{Events: events}, &resp); err != nil {
+		return EventsResponse{}, fmt.Errorf("post %d events: %w", len(events), err)
+	}
+	return resp, nil
+}
+
+// HostEvents lists a host's events, newest first. (1.1)
+func (c *Client) HostEvents(ctx context.Context, hostID string) ([]Event, error) {
+	var evs []Event
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: PathHosts + "/" + url.PathEscape(hostID) + "/events"}, nil, &evs); err != nil {
+		return nil, fmt.Errorf("events of host %s: %w", hostID, err)
+	}
+	return evs, nil
+}
+
+// HostStatus returns a host with its agent's newest heartbeat. (1.1)
+func (c *Client) HostStatus(ctx context.Context, hostID string) (HostStatus, error) {
+	var st HostStatus
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: PathHosts + "/" + url.PathEscape(hostID) + "/status"}, nil, &st); err != nil {
+		return HostStatus{}, fmt.Errorf("status of host %s: %w", hostID, err)
+	}
+	return st, nil
+}
+
+// HostDrift returns a host's current drift. (1.1)
+func (c *Client) HostDrift(ctx context.Context, hostID string) (HostDrift, error) {
+	var d HostDrift
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: PathHosts + "/" + url.PathEscape(hostID) + "/drift"}, nil, &d); err != nil {
+		return HostDrift{}, fmt.Errorf("drift of host %s: %w", hostID, err)
+	}
+	return d, nil
+}
+
+// Approve makes a snapshot the host reported its next baseline version
+// and returns the new version's approval. (1.1)
+func (c *Client) Approve(ctx context.Context, hostID string, req ApproveRequest) (baseline.Meta, error) {
+	var b Baseline
+	if err := c.doJSON(ctx, request{method: http.MethodPost, path: PathHosts + "/" + url.PathEscape(hostID) + "/baseline"}, req, &b); err != nil {
+		return baseline.Meta{}, fmt.Errorf("approve baseline of host %s: %w", hostID, err)
+	}
+	return b.Meta, nil
+}

@@ -34,6 +34,7 @@ const (
 	DefaultDebounce      = 200 * time.Millisecond
 	DefaultMaxDelay      = 2 * time.Second
 	DefaultSpoolSize     = 256 << 20
+	DefaultRetryMax      = time.Minute
 )
 
 // Agent is the agent's configuration: where it keeps its state, how it names
@@ -256,11 +257,15 @@ func (w *Watch) On() bool { return w == nil || w.Enabled == nil || *w.Enabled }
 // Spool sets the durable report queue.
 type Spool struct {
 	// MaxSize bounds the spool on disk ("256MiB").
-	MaxSize string   `hcl:"max_size,optional"`
-	Body    hcl.Body `hcl:",body"`
+	MaxSize string `hcl:"max_size,optional"`
+	// RetryMax bounds the wait between two attempts to reach the
+	// collector while it is away ("1m").
+	RetryMax string   `hcl:"retry_max,optional"`
+	Body     hcl.Body `hcl:",body"`
 
-	// Size is MaxSize parsed.
-	Size int64
+	// Size is MaxSize parsed; RetryMaxDuration is RetryMax parsed.
+	Size             int64
+	RetryMaxDuration time.Duration
 }
 
 // UseDefaults reports whether the built-in patterns apply.
@@ -536,6 +541,7 @@ func (c *Agent) validateService(root hcl.Body) hcl.Diagnostics {
 	if c.Spool == nil {
 		c.Spool = &Spool{}
 	}
+	c.Spool.RetryMaxDuration = duration(c.Spool.Body, "retry_max", c.Spool.RetryMax, DefaultRetryMax, 100*time.Millisecond)
 	c.Spool.Size = DefaultSpoolSize
 	if c.Spool.MaxSize != "" {
 		n, err := hclconf.ParseSize(c.Spool.MaxSize)

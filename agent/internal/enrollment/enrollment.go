@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/driftwatch/driftwatch/baseline"
 	"io"
 	"os"
 	"path/filepath"
@@ -60,6 +61,11 @@ type Enrollment struct {
 	// one, so a first report lost on the way does not leave the collector
 	// without the host's state.
 	SnapshotSent bool `json:"snapshot_sent"`
+	// BaselineVersion and BaselineDigest name the collector's baseline
+	// the agent compares with, once it has fetched one (or sent its own,
+	// which became the collector's version 1).
+	BaselineVersion int             `json:"baseline_version,omitempty"`
+	BaselineDigest  baseline.Digest `json:"baseline_digest,omitzero"`
 }
 
 // Path returns where the enrollment of the state directory stateDir lives.

@@ -324,6 +324,11 @@ func (s *Store) entry(v int) (*indexEntry, string, error) {
 	return e, filepath.Join(s.dir, "baselines", e.File), nil
 }
 
+// Encoding returns the approval and the canonical snapshot encoding of
+// version v (0 for the newest), checked against the digest the index
+// recorded.
+func (s *Store) Encoding(v int) (baseline.Meta, []byte, error) { return s.read(v) }
+
 // read returns the approval and file content of version v, checked against
 // the digest the index recorded.
 func (s *Store) read(v int) (baseline.Meta, []byte, error) {

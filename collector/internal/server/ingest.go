@@ -197,7 +197,14 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 				s.metrics.reportsIngested.Inc()
 			}
 			s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
-			writeJSON(w, http.StatusOK, api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate, BaselineVersion: res.BaselineVersion})
+			resp := api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate, BaselineVersion: res.BaselineVersion}
+			if res.BaselineVersion > 0 {
+				if resp.BaselineDigest, err = s.currentBaselineDigest(r, h); err != nil {
+					s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, err))
+					return
+				}
+			}
+			writeJSON(w, http.StatusOK, resp)
 			return
 		}
 	}
@@ -320,6 +327,54 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 				ApprovedAt:     now,
 				Reason:         initialReason,
 				Reviewed:       false,
+			},
+			Snapshot: canonical,
+		}
+	}
+	if b := rep.Baseline; b != nil && len(b.Snapshot) > 0 {
+		snap, err := baseline.Unmarshal(b.Snapshot)
+		if err != nil {
+			return store.Report{}, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
+		}
+		if got := snap.Digest(); got != b.SnapshotDigest {
+			return store.Report{}, nil, invalid("report.baseline.snapshot", "the baseline snapshot's digest is %s, not snapshot_digest %s", got, b.SnapshotDigest)
+		}
+		if snap.Host.Name != h.Name {
+			return store.Report{}, nil, invalid("report.baseline.snapshot", "the baseline is of host %q, not of this host %q", snap.Host.Name, h.Name)
+		}
+		if rep.Drift != nil && !rep.Drift.BaselineDigest.IsZero() && rep.Drift.BaselineDigest != b.SnapshotDigest {
+			return store.Report{}, nil, invalid("report.drift.baseline_digest", "drift is from baseline %s, not from the baseline sent %s", rep.Drift.BaselineDigest.Short(), b.SnapshotDigest.Short())
+		}
+		canonical, err := snap.Marshal()
+		if err != nil {
+			return store.Report{}, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
+		}
+		need = append(need[:len(need):len(need)], snap.ContentDigests()...)
+		approvedAt := b.ApprovedAt
+		if approvedAt.IsZero() {
+			approvedAt = now
+		}
+		by := b.ApprovedBy
+		if by == "" {
+			by = initialApprovedBy
+		}
+		reason := b.Reason
+		if reason == "" {
+			reason = "approved on the host before enrollment"
+		}
+		initial = &store.Baseline{
+			TenantID: h.TenantID,
+			HostID:   h.ID,
+			Meta: baseline.Meta{
+				Host:           h.Name,
+				Version:        1,
+				SnapshotDigest: b.SnapshotDigest,
+				Items:          len(snap.Items),
+				ApprovedBy:     by,
+				ApprovedAt:     approvedAt,
+				Reason:         reason,
+				Tickets:        b.Tickets,
+				Reviewed:       b.Reviewed,
 			},
 			Snapshot: canonical,
 		}

@@ -19,6 +19,8 @@ type metrics struct {
 	reportsRejected *prometheus.CounterVec
 	reportBytes     prometheus.Counter
 	ingestSeconds   prometheus.Histogram
+	heartbeats      prometheus.Counter
+	hostEvents      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,8 +42,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to validate and store an accepted report.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1ms … 16s
 		}),
+		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_heartbeats_total",
+			Help: "Agent heartbeats received.",
+		}),
+		hostEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_host_events_total",
+			Help: "Host events stored (coverage gaps, dropped reports), resent ones not counted.",
+		}),
 	}
-	reg.MustRegister(m.reportsIngested, m.reportsRejected, m.reportBytes, m.ingestSeconds)
+	reg.MustRegister(m.reportsIngested, m.reportsRejected, m.reportBytes, m.ingestSeconds, m.heartbeats, m.hostEvents)
 	for _, reason := range []string{rejectUnauthorized, rejectTooLarge, rejectMalformed, rejectInvalid, rejectMissingBlobs, rejectError} {
 		m.reportsRejected.WithLabelValues(reason)
 	}

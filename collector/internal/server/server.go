@@ -109,6 +109,10 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("GET "+api.PathHosts+"/{id}/baseline", s.handleBaseline)
 	v1.HandleFunc("POST "+api.PathHosts+"/{id}/baseline", s.handleApprove)
 	v1.HandleFunc("GET "+api.PathHosts+"/{id}/baselines", s.handleBaselines)
+	v1.HandleFunc("GET "+api.PathHosts+"/{id}/events", s.handleHostEvents)
+	v1.HandleFunc("GET "+api.PathHosts+"/{id}/status", s.handleHostStatus)
+	v1.HandleFunc("POST "+api.PathHeartbeat, s.handleHeartbeat)
+	v1.HandleFunc("POST "+api.PathEvents, s.handleEvents)
 
 	root := http.NewServeMux()
 	root.Handle("/api/v1/", checkProtocol(jsonNotFound(v1)))

@@ -260,7 +260,7 @@ func TestFirstReportCreatesBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(api.ReportResponse{Sequence: 1, BaselineVersion: 1}, resp); diff != "" {
+	if diff := cmp.Diff(api.ReportResponse{Sequence: 1, BaselineVersion: 1, BaselineDigest: first.Digest()}, resp); diff != "" {
 		t.Errorf("answer (-want +got):\n%s", diff)
 	}
 	b, notModified, err := agent.Baseline(ctx, enr.HostID, 0)
