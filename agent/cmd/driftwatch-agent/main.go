@@ -54,6 +54,9 @@ Usage:
   driftwatch-agent check -config FILE [-format text|json] [-full] [-report]
   driftwatch-agent enroll -config FILE -collector URL -token TOKEN [-fingerprint SHA256] [-insecure]
   driftwatch-agent diff [-format text|json] OLD_SNAPSHOT NEW_SNAPSHOT
+  driftwatch-agent run -config FILE [-log-level info]       the service, in the foreground
+  driftwatch-agent install|uninstall|start|stop|restart -config FILE
+  driftwatch-agent status -config FILE
   driftwatch-agent version
 
 -config defaults to ` + config.DefaultPath + `.
@@ -108,6 +111,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.diff(args[1:])
 	case "enroll":
 		return c.enroll(ctx, args[1:])
+	case "run":
+		stop() // the service handles its own signals
+		return c.runService(args[1:])
+	case "install", "uninstall", "start", "stop", "restart":
+		return c.control(args[0], args[1:])
+	case "status":
+		return c.status(args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "driftwatch-agent %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK

@@ -1,0 +1,4 @@
+package watch
+
+// supported reports whether the system has inotify.
+const supported = true
