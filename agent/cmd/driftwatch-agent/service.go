@@ -211,6 +211,26 @@ func (c *cli) control(action string, args []string) int {
 	return exitOK
 }
 
+// installedFile returns the unit or init script of an installed agent
+// service on this host, if there is one where Linux service managers keep
+// them.
+func installedFile() string {
+	if runtime.GOOS != "linux" {
+		return ""
+	}
+	for _, p := range []string{
+		"/etc/systemd/system/" + serviceName + ".service",
+		"/lib/systemd/system/" + serviceName + ".service",
+		"/usr/lib/systemd/system/" + serviceName + ".service",
+		"/etc/init.d/" + serviceName,
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
 // status prints the service manager's view and the running service's own
 // status: collector, last report, spool, baseline, watch coverage.
 func (c *cli) status(args []string) int {
@@ -226,8 +246,12 @@ func (c *cli) status(args []string) int {
 			switch {
 			case errors.Is(err, service.ErrNotInstalled):
 				state = "not installed"
+			case err != nil && installedFile() != "":
+				// The service manager did not answer (SysV's `service
+				// … status` exits non-zero for a stopped service).
+				state = "installed (" + installedFile() + ")"
 			case err != nil:
-				state = "unknown (" + err.Error() + ")"
+				state = "not installed"
 			case st == service.StatusRunning:
 				state = "running"
 			case st == service.StatusStopped:
