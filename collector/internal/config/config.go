@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/driftwatch/driftwatch/internal/hclconf"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +16,9 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/driftwatch/driftwatch/collector/internal/notify"
+	"github.com/driftwatch/driftwatch/internal/hclconf"
 )
 
 // DefaultPath is where the collector looks for its configuration.
@@ -59,6 +61,12 @@ type Collector struct {
 	Store Store
 	// Limits bound what one request may cost.
 	Limits Limits
+	// SMTP is the mail server digests and alerts go through; nil: the
+	// collector sends no email.
+	SMTP *notify.SMTPConfig
+	// Notify holds the notification policy of each notify block, in the
+	// order written, each with TenantName set to the block's label.
+	Notify []notify.Policy
 
 	// Path is the file the configuration was read from.
 	Path string
@@ -98,13 +106,15 @@ type Limits struct {
 
 // file is the configuration as written, before validation.
 type file struct {
-	Listen    *string       `hcl:"listen,optional"`
-	PublicURL *string       `hcl:"public_url,optional"`
-	DataDir   *string       `hcl:"data_dir,optional"`
-	Insecure  bool          `hcl:"insecure,optional"`
-	TLS       *tlsBlock     `hcl:"tls,block"`
-	Stores    []*storeBlock `hcl:"store,block"`
-	Limits    *limitsBlock  `hcl:"limits,block"`
+	Listen    *string        `hcl:"listen,optional"`
+	PublicURL *string        `hcl:"public_url,optional"`
+	DataDir   *string        `hcl:"data_dir,optional"`
+	Insecure  bool           `hcl:"insecure,optional"`
+	TLS       *tlsBlock      `hcl:"tls,block"`
+	Stores    []*storeBlock  `hcl:"store,block"`
+	Limits    *limitsBlock   `hcl:"limits,block"`
+	SMTP      *smtpBlock     `hcl:"smtp,block"`
+	Notify    []*notifyBlock `hcl:"notify,block"`
 }
 
 type tlsBlock struct {
@@ -247,6 +257,8 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 
 	diags = append(diags, c.fillStore(raw.Stores, root)...)
 	diags = append(diags, c.fillLimits(raw.Limits)...)
+	diags = append(diags, c.fillSMTP(raw.SMTP, root)...)
+	diags = append(diags, c.fillNotify(raw.Notify, root)...)
 	return diags
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/driftwatch/driftwatch/collector/internal/notify"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -32,6 +34,21 @@ func TestLoadFull(t *testing.T) {
 			DSN:  "postgres://driftwatch:secret@db.example.com:5432/driftwatch?sslmode=verify-full",
 		},
 		Limits: Limits{MaxReportSize: 128 << 20, MaxBlobSize: 8 << 20, RequestTimeout: 90 * time.Second},
+		SMTP: &notify.SMTPConfig{
+			Host: "mail.example.com", Port: 587, TLS: notify.StartTLS, CAFile: "/etc/driftwatch/smtp-ca.pem",
+			Username: "driftwatch", PasswordFile: "/etc/driftwatch/smtp.pass", Auth: notify.AuthLogin,
+			From: "driftwatch <drift@example.com>", HELO: "collector.example.com", Timeout: 45 * time.Second,
+		},
+		Notify: []notify.Policy{
+			policy(t, "acme", notify.Settings{
+				Digest: "0 16 * * FRI", TimeZone: "America/New_York", Period: "week",
+				Recipients:  []string{"ops@acme.example", "Acme IT <it@acme.example>"},
+				AlertLevel3: []string{"oncall@msp.example"}, Level3Window: "15m",
+				AlertLevel2: []string{"lead@msp.example"}, Level2Every: "1h", QuietHours: "22:00-07:00",
+			}),
+			// The month's default schedule: the first at 08:00, Berlin time.
+			policy(t, "globex", notify.Settings{Digest: "0 8 1 * *", Period: "month", TimeZone: "Europe/Berlin", Recipients: []string{"it@globex.example"}}),
+		},
 		Path:   "testdata/full.hcl",
 		Digest: sha256.Sum256(src),
 	}
@@ -40,7 +57,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	got := *cfg
 	got.PublicURL = nil
-	if diff := cmp.Diff(want, &got); diff != "" {
+	if diff := cmp.Diff(want, &got, policyCmp...); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,30 @@
+// Package notify sends the collector's drift emails: the scheduled digest
+// ("This week in changes"), level 3 escalation alerts and level 2
+// summaries.
+//
+// A tenant's Policy says who gets what and when: a cron schedule in the
+// tenant's time zone for the digest and the period it covers; the on-call
+// addresses that get level 3 changes at once, coalesced per host and item
+// within a window; the tech lead who gets level 2 changes in a summary
+// every hour; quiet hours that hold everything below level 3. Settings are
+// the written form, from a notify block of the configuration or the API,
+// and Compile checks them.
+//
+// Planning is pure: Plan and PlanDigest turn changes, a policy and the time
+// into the emails due, each named by a dedupe key. The Notifier runs in
+// every collector: each tick it claims the digest run that is due in the
+// store (so one collector fires it), enqueues what is planned in the
+// store's outbox (where a dedupe key is unique per tenant, so an email is
+// queued once however many collectors plan it), and drains the outbox:
+// it claims due emails under a lease, sends them through a Mailer (SMTP,
+// with go-mail) and marks them sent, or records the server's answer and
+// retries with exponential backoff, or gives them up.
+//
+// Delivery is at least once: an email is marked sent after the server
+// accepted it, so a collector that dies in between leaves it to be sent
+// again when its lease ends; it keeps its Message-ID, which lets mail
+// systems drop the copy.
+//
+// Bodies are rendered by a Renderer, which the reporter provides; this
+// package only decides what is sent, to whom and when.
+package notify
