@@ -108,8 +108,20 @@ func Fingerprint(cfg *config.Collector) (string, error) {
 func (c *Collector) Serve(ctx context.Context, ready func(addr string)) error {
 	srv := server.New(server.Options{Store: c.store, Log: c.log.Named("api"),
 		MaxReportSize: c.cfg.Limits.MaxReportSize, MaxBlobSize: c.cfg.Limits.MaxBlobSize})
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	if err := c.mountWeb(mux); err != nil {
+		return err
+	}
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	wait, err := c.startJobs(jobsCtx)
+	if err != nil {
+		return err
+	}
+	defer wait()
 	hs := &http.Server{
-		Handler:           http.TimeoutHandler(srv.Handler(), c.cfg.Limits.RequestTimeout, `{"error":"request timed out"}`),
+		Handler:           http.TimeoutHandler(mux, c.cfg.Limits.RequestTimeout, `{"error":"request timed out"}`),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          zap.NewStdLog(c.log.Named("http")),

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -34,7 +35,7 @@ var (
 	commit  = "unknown"
 )
 
-const usage = `driftwatch-collector: the driftwatch server
+const usageCore = `driftwatch-collector: the driftwatch server
 
 Usage:
   driftwatch-collector serve -config FILE
@@ -55,7 +56,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,12 +87,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "driftwatch-collector %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "driftwatch-collector: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
+	if fn, ok := commands[cmd]; ok {
+		return fn(c, ctx, rest)
+	}
+	if len(rest) > 0 {
+		if fn, ok := commands[cmd+" "+rest[0]]; ok {
+			return fn(c, ctx, rest[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "driftwatch-collector: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage())
 	return 2
 }
+
+// moreUsage are the usage lines of the commands in commands, each file's
+// init adds its own.
+var moreUsage []string
+
+// usage is the help text.
+func usage() string {
+	if len(moreUsage) == 0 {
+		return usageCore
+	}
+	lines := append([]string(nil), moreUsage...)
+	sort.Strings(lines)
+	return usageCore + "\nMore commands:\n" + strings.Join(lines, "\n") + "\n"
+}
+
+// commands are the commands each file of this package adds, by name
+// ("ticket create"); the switch above has the core ones.
+var commands = map[string]func(c *cli, ctx context.Context, args []string) int{}
 
 type cli struct {
 	stdout, stderr io.Writer
