@@ -340,3 +340,21 @@ func TestServiceBaselineSync(t *testing.T) {
 		t.Errorf("status baseline line: %q, want the collector's v2", b)
 	}
 }
+
+// execSQL changes the collector's SQLite database directly, as someone
+// with access to its file could.
+func (e *env) execSQL(query string) {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, "cdata", "driftwatch.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(query)
+	if err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 && strings.HasPrefix(query, "UPDATE") {
+		e.t.Fatalf("%s: no row changed", query)
+	}
+}

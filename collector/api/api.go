@@ -22,6 +22,13 @@
 //     host's first report may carry the agent's approved baseline
 //     (Report.Baseline), which becomes the collector's version 1;
 //     ReportResponse.BaselineDigest.
+//   - 1.2: change management — change tickets (POST/GET /api/v1/tickets,
+//     GET /api/v1/tickets/{id}, POST /api/v1/tickets/{id}/actions), the
+//     tenant policy (GET/PUT /api/v1/policy), reconciled drift items
+//     (GET /api/v1/drift, GET /api/v1/drift/{id}, POST …/accept and
+//     …/revert), the audit log (GET /api/v1/audit, GET
+//     /api/v1/audit/verify) and change metrics (GET
+//     /api/v1/change-metrics).
 package api
 
 import (
@@ -32,7 +39,7 @@ import (
 )
 
 // ProtocolVersion is the protocol version this package speaks.
-const ProtocolVersion = "1.1"
+const ProtocolVersion = "1.2"
 
 // ProtocolHeader is the request header that carries ProtocolVersion.
 const ProtocolHeader = "Driftwatch-Protocol"
@@ -49,6 +56,12 @@ const (
 	PathHosts     = "/api/v1/hosts"
 	PathHeartbeat = "/api/v1/heartbeat"
 	PathEvents    = "/api/v1/events"
+	// Change management (1.2).
+	PathTickets    = "/api/v1/tickets"
+	PathPolicy     = "/api/v1/policy"
+	PathDrift      = "/api/v1/drift"
+	PathAudit      = "/api/v1/audit"
+	PathMetricsAPI = "/api/v1/change-metrics"
 	PathHealth    = "/healthz"
 	PathReady     = "/readyz"
 	PathMetrics   = "/metrics"
@@ -300,4 +313,118 @@ type ApproveRequest struct {
 	Reason string `json:"reason"`
 	// Tickets are the change tickets it rests on; at least one.
 	Tickets []string `json:"tickets"`
+}
+
+// TicketAction is the body of POST /api/v1/tickets/{id}/actions: a step of
+// the ticket workflow (submit, review, approve, reject, start, complete,
+// document, cancel). (1.2)
+type TicketAction struct {
+	Action string `json:"action"`
+	// Comment is required to reject or cancel.
+	Comment string `json:"comment,omitempty"`
+}
+
+// DriftItem is one reconciled change on a host: an item key that differs
+// from the host's baseline, with its verdict and escalation level. (1.2)
+type DriftItem struct {
+	ID     string `json:"id"`
+	HostID string `json:"host_id"`
+	Host   string `json:"host"`
+	Key    string `json:"key"`
+	Kind   string `json:"kind"`
+	Change string `json:"change"`
+	// FirstSeen is when a report first showed it; ChangedAt when its
+	// current state was first seen; LastSeen the newest report showing it.
+	FirstSeen time.Time `json:"first_seen"`
+	ChangedAt time.Time `json:"changed_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Current says the host's newest report still shows it so.
+	Current bool `json:"current"`
+	// Status is open, accepted, promoted, revert_requested or reverted.
+	Status string `json:"status"`
+	// Verdict is authorized, unapproved_ticket, out_of_window, frozen or
+	// unauthorized; Level 1 to 3; Rule the escalation rule that set it;
+	// Tickets the covering tickets, the deciding one first.
+	Verdict       string   `json:"verdict"`
+	Level         int      `json:"level"`
+	Rule          string   `json:"rule,omitempty"`
+	Tickets       []string `json:"tickets"`
+	VerdictReason string   `json:"verdict_reason,omitempty"`
+	// ResolvedAt, ResolvedBy, Reason and TicketRef record the latest
+	// decision on it.
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	ResolvedBy string     `json:"resolved_by,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	TicketRef  string     `json:"ticket_ref,omitempty"`
+	// Detail is the change (baseline.Change) with old and new state and
+	// content diff.
+	Detail json.RawMessage `json:"detail,omitempty"`
+	// History is every event of the item (only in GET /api/v1/drift/{id}).
+	History []DriftEvent `json:"history,omitempty"`
+}
+
+// DriftEvent is one entry of a drift item's history. (1.2)
+type DriftEvent struct {
+	At             time.Time `json:"at"`
+	Event          string    `json:"event"`
+	Actor          string    `json:"actor,omitempty"`
+	ReportSequence uint64    `json:"report_sequence,omitempty"`
+	FromStatus     string    `json:"from_status,omitempty"`
+	ToStatus       string    `json:"to_status,omitempty"`
+	FromVerdict    string    `json:"from_verdict,omitempty"`
+	ToVerdict      string    `json:"to_verdict,omitempty"`
+	FromLevel      int       `json:"from_level,omitempty"`
+	ToLevel        int       `json:"to_level,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+// DriftPage is one page of drift items in inbox order. (1.2)
+type DriftPage struct {
+	Items []DriftItem `json:"items"`
+	// Next is the cursor of the following page; empty after the last.
+	Next string `json:"next,omitempty"`
+}
+
+// DriftDecision is the body of POST /api/v1/drift/{id}/accept and
+// …/revert. (1.2)
+type DriftDecision struct {
+	// Reason is required.
+	Reason string `json:"reason"`
+	// Ticket names a ticket for the change afterwards (accept only).
+	Ticket string `json:"ticket,omitempty"`
+}
+
+// DriftDecisionResult answers a decision: the baseline versions an
+// acceptance made. (1.2)
+type DriftDecisionResult struct {
+	Baselines []HostBaselineVersion `json:"baselines,omitempty"`
+}
+
+// HostBaselineVersion names one baseline version of a host. (1.2)
+type HostBaselineVersion struct {
+	HostID  string `json:"host_id"`
+	Host    string `json:"host"`
+	Version int    `json:"version"`
+}
+
+// AuditEntry is one entry of a tenant's hash-chained audit log. (1.2)
+type AuditEntry struct {
+	Seq      uint64          `json:"seq"`
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`
+	Subject  string          `json:"subject"`
+	Detail   json.RawMessage `json:"detail,omitempty"`
+	PrevHash string          `json:"prev_hash,omitempty"`
+	Hash     string          `json:"hash"`
+}
+
+// AuditVerification is the result of checking a tenant's audit chain.
+// (1.2)
+type AuditVerification struct {
+	Checked uint64 `json:"checked"`
+	Intact  bool   `json:"intact"`
+	// BrokenAt is the first entry that does not verify; Problem says why.
+	BrokenAt uint64 `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"`
 }

@@ -572,3 +572,24 @@ func (c *Client) Approve(ctx context.Context, hostID string, req ApproveRequest)
 	}
 	return b.Meta, nil
 }
+
+// Baselines lists a host's baseline versions, oldest first.
+func (c *Client) Baselines(ctx context.Context, hostID string) ([]baseline.Meta, error) {
+	var ms []baseline.Meta
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: PathHosts + "/" + url.PathEscape(hostID) + "/baselines"}, nil, &ms); err != nil {
+		return nil, fmt.Errorf("baselines of host %s: %w", hostID, err)
+	}
+	return ms, nil
+}
+
+// GetJSON reads an API path (with its query) and decodes the answer into
+// v: for the parts of the API this client has no method for.
+func (c *Client) GetJSON(ctx context.Context, path string, v any) error {
+	if !strings.HasPrefix(path, "/api/") {
+		return fmt.Errorf("get %s: not an API path", path)
+	}
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: path}, nil, v); err != nil {
+		return fmt.Errorf("get %s: %w", path, err)
+	}
+	return nil
+}

@@ -28,6 +28,10 @@ const (
 	PrefixUserID = "u_"
 	// PrefixTenantID starts a tenant ID.
 	PrefixTenantID = "tn_"
+	// PrefixTicketID starts the ID of a change ticket.
+	PrefixTicketID = "chg_"
+	// PrefixDriftID starts the ID of a drift item.
+	PrefixDriftID = "d_"
 )
 
 // secretBytes is the number of random bytes in a secret.

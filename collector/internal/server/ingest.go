@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/api"
 	"github.com/driftwatch/driftwatch/collector/internal/auth"
@@ -185,7 +187,8 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	if rej == nil {
 		var sr store.Report
 		var initial *store.Baseline
-		sr, initial, rej = s.checkReport(r, h, body)
+		var drift *baseline.Drift
+		sr, initial, drift, rej = s.checkReport(r, h, body)
 		if rej == nil {
 			res, err := s.store.IngestReport(r.Context(), sr, initial)
 			if err != nil {
@@ -195,6 +198,12 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			}
 			if !res.Duplicate {
 				s.metrics.reportsIngested.Inc()
+				// The report is stored: its drift items follow. A failure
+				// here is logged; the host's next report, a full state,
+				// brings them up to date.
+				if _, err := s.changes.AfterReport(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift); err != nil {
+					s.log.Error("drift items not updated", zap.String("host", h.ID), zap.Uint64("sequence", sr.Sequence), zap.Error(err))
+				}
 			}
 			s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
 			resp := api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate, BaselineVersion: res.BaselineVersion}
@@ -252,7 +261,7 @@ func (s *Server) readReport(w http.ResponseWriter, r *http.Request) ([]byte, *re
 }
 
 // checkReport decodes and validates a report and returns what to store.
-func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store.Report, *store.Baseline, *rejection) {
+func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store.Report, *store.Baseline, *baseline.Drift, *rejection) {
 	var in reportBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	err := dec.Decode(&in)
@@ -264,36 +273,36 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 		}
 	}
 	if err != nil {
-		return store.Report{}, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: jsonError(err, "report")}
+		return store.Report{}, nil, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: jsonError(err, "report")}
 	}
 	rep := in.Report
 	if isNull(in.Sources) {
 		in.Sources = nil
 	} else if err := json.Unmarshal(in.Sources, &rep.Sources); err != nil {
-		return store.Report{}, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: api.Error{Error: fmt.Sprintf("malformed sources: %v", err), Field: "report.sources"}}
+		return store.Report{}, nil, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: api.Error{Error: fmt.Sprintf("malformed sources: %v", err), Field: "report.sources"}}
 	}
 	if isNull(in.Drift) {
 		in.Drift = nil
 	} else {
 		rep.Drift = new(baseline.Drift)
 		if err := json.Unmarshal(in.Drift, rep.Drift); err != nil {
-			return store.Report{}, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: api.Error{Error: fmt.Sprintf("malformed drift: %v", err), Field: "report.drift"}}
+			return store.Report{}, nil, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: api.Error{Error: fmt.Sprintf("malformed drift: %v", err), Field: "report.drift"}}
 		}
 	}
 
 	switch {
 	case rep.Sequence < 1 || rep.Sequence > math.MaxInt64:
-		return store.Report{}, nil, invalid("report.sequence", "sequence must be 1 or more (and at most %d)", int64(math.MaxInt64))
+		return store.Report{}, nil, nil, invalid("report.sequence", "sequence must be 1 or more (and at most %d)", int64(math.MaxInt64))
 	case rep.SnapshotDigest.IsZero():
-		return store.Report{}, nil, invalid("report.snapshot_digest", "snapshot_digest is required")
+		return store.Report{}, nil, nil, invalid("report.snapshot_digest", "snapshot_digest is required")
 	case rep.ItemCount < 0:
-		return store.Report{}, nil, invalid("report.item_count", "item_count must not be negative")
+		return store.Report{}, nil, nil, invalid("report.item_count", "item_count must not be negative")
 	case rep.TakenAt.IsZero():
-		return store.Report{}, nil, invalid("report.taken_at", "taken_at is required")
+		return store.Report{}, nil, nil, invalid("report.taken_at", "taken_at is required")
 	case rep.Drift != nil && rep.Drift.Host != h.Name:
-		return store.Report{}, nil, invalid("report.drift.host", "drift is of host %q, not of this host %q", rep.Drift.Host, h.Name)
+		return store.Report{}, nil, nil, invalid("report.drift.host", "drift is of host %q, not of this host %q", rep.Drift.Host, h.Name)
 	case rep.Drift != nil && !rep.Drift.SnapshotDigest.IsZero() && rep.Drift.SnapshotDigest != rep.SnapshotDigest:
-		return store.Report{}, nil, invalid("report.drift.snapshot_digest", "drift is of snapshot %s, not of snapshot_digest %s", rep.Drift.SnapshotDigest.Short(), rep.SnapshotDigest.Short())
+		return store.Report{}, nil, nil, invalid("report.drift.snapshot_digest", "drift is of snapshot %s, not of snapshot_digest %s", rep.Drift.SnapshotDigest.Short(), rep.SnapshotDigest.Short())
 	}
 
 	now := s.now()
@@ -302,17 +311,17 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 	if len(rep.Snapshot) > 0 {
 		snap, err := baseline.Unmarshal(rep.Snapshot)
 		if err != nil {
-			return store.Report{}, nil, invalid("report.snapshot", "snapshot: %v", err)
+			return store.Report{}, nil, nil, invalid("report.snapshot", "snapshot: %v", err)
 		}
 		if got := snap.Digest(); got != rep.SnapshotDigest {
-			return store.Report{}, nil, invalid("report.snapshot", "the snapshot's digest is %s, not snapshot_digest %s", got, rep.SnapshotDigest)
+			return store.Report{}, nil, nil, invalid("report.snapshot", "the snapshot's digest is %s, not snapshot_digest %s", got, rep.SnapshotDigest)
 		}
 		if snap.Host.Name != h.Name {
-			return store.Report{}, nil, invalid("report.snapshot", "the snapshot is of host %q, not of this host %q", snap.Host.Name, h.Name)
+			return store.Report{}, nil, nil, invalid("report.snapshot", "the snapshot is of host %q, not of this host %q", snap.Host.Name, h.Name)
 		}
 		canonical, err := snap.Marshal()
 		if err != nil {
-			return store.Report{}, nil, invalid("report.snapshot", "snapshot: %v", err)
+			return store.Report{}, nil, nil, invalid("report.snapshot", "snapshot: %v", err)
 		}
 		need = append(need[:len(need):len(need)], snap.ContentDigests()...)
 		initial = &store.Baseline{
@@ -334,20 +343,20 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 	if b := rep.Baseline; b != nil && len(b.Snapshot) > 0 {
 		snap, err := baseline.Unmarshal(b.Snapshot)
 		if err != nil {
-			return store.Report{}, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
+			return store.Report{}, nil, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
 		}
 		if got := snap.Digest(); got != b.SnapshotDigest {
-			return store.Report{}, nil, invalid("report.baseline.snapshot", "the baseline snapshot's digest is %s, not snapshot_digest %s", got, b.SnapshotDigest)
+			return store.Report{}, nil, nil, invalid("report.baseline.snapshot", "the baseline snapshot's digest is %s, not snapshot_digest %s", got, b.SnapshotDigest)
 		}
 		if snap.Host.Name != h.Name {
-			return store.Report{}, nil, invalid("report.baseline.snapshot", "the baseline is of host %q, not of this host %q", snap.Host.Name, h.Name)
+			return store.Report{}, nil, nil, invalid("report.baseline.snapshot", "the baseline is of host %q, not of this host %q", snap.Host.Name, h.Name)
 		}
 		if rep.Drift != nil && !rep.Drift.BaselineDigest.IsZero() && rep.Drift.BaselineDigest != b.SnapshotDigest {
-			return store.Report{}, nil, invalid("report.drift.baseline_digest", "drift is from baseline %s, not from the baseline sent %s", rep.Drift.BaselineDigest.Short(), b.SnapshotDigest.Short())
+			return store.Report{}, nil, nil, invalid("report.drift.baseline_digest", "drift is from baseline %s, not from the baseline sent %s", rep.Drift.BaselineDigest.Short(), b.SnapshotDigest.Short())
 		}
 		canonical, err := snap.Marshal()
 		if err != nil {
-			return store.Report{}, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
+			return store.Report{}, nil, nil, invalid("report.baseline.snapshot", "baseline snapshot: %v", err)
 		}
 		need = append(need[:len(need):len(need)], snap.ContentDigests()...)
 		approvedAt := b.ApprovedAt
@@ -382,10 +391,10 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 	if len(need) > 0 {
 		missing, err := s.store.MissingBlobs(r.Context(), h.TenantID, need)
 		if err != nil {
-			return store.Report{}, nil, &rejection{status: http.StatusInternalServerError, reason: rejectError, err: api.Error{Error: err.Error()}}
+			return store.Report{}, nil, nil, &rejection{status: http.StatusInternalServerError, reason: rejectError, err: api.Error{Error: err.Error()}}
 		}
 		if len(missing) > 0 {
-			return store.Report{}, nil, &rejection{status: http.StatusBadRequest, reason: rejectMissingBlobs, err: api.Error{
+			return store.Report{}, nil, nil, &rejection{status: http.StatusBadRequest, reason: rejectMissingBlobs, err: api.Error{
 				Error: fmt.Sprintf("blob %s was not uploaded; PUT %s%s first (%d missing)", missing[0], api.PathBlobs, missing[0], len(missing)),
 				Field: "report.blobs",
 			}}
@@ -408,7 +417,7 @@ func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store
 	if rep.Drift != nil {
 		sr.Changes = len(rep.Drift.Changes)
 	}
-	return sr, initial, nil
+	return sr, initial, rep.Drift, nil
 }
 
 // isNull reports whether raw JSON is absent or null.

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/collector/api"
+	"github.com/driftwatch/driftwatch/collector/internal/changes"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
 
@@ -55,6 +56,7 @@ type Server struct {
 	now           func() time.Time
 	registry      *prometheus.Registry
 	metrics       *metrics
+	changes       *changes.Manager
 	handler       http.Handler
 }
 
@@ -90,6 +92,7 @@ func New(opt Options) *Server {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s.metrics = newMetrics(s.registry)
+	s.changes = &changes.Manager{Store: s.store, Log: s.log.Named("changes"), Now: s.now}
 	s.handler = s.routes()
 	return s
 }
@@ -113,6 +116,7 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("GET "+api.PathHosts+"/{id}/status", s.handleHostStatus)
 	v1.HandleFunc("POST "+api.PathHeartbeat, s.handleHeartbeat)
 	v1.HandleFunc("POST "+api.PathEvents, s.handleEvents)
+	s.changeRoutes(v1)
 
 	root := http.NewServeMux()
 	root.Handle("/api/v1/", checkProtocol(jsonNotFound(v1)))

@@ -1,0 +1,701 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/internal/store"
+)
+
+// driftCols are a drift item's columns as d, in scanDrift's order, with
+// the last-seen columns as stored: NULL while the item is current.
+const driftCols = `d.tenant_id, d.id, d.host_id, d.key, d.kind, d.change, d.state_digest, d.change_doc,
+	d.first_seen, d.changed_at, d.last_seen, d.first_seq, d.last_seq, d.current, d.status,
+	d.verdict, d.level, d.rule, d.tickets, d.verdict_reason, d.resolved_at, d.resolved_by, d.reason, d.ticket_ref`
+
+// driftSelect reads items as i, with a current item's last-seen columns
+// taken from its host's drift head h.
+const driftSelect = driftSelectCols + `
+	FROM drift_items i JOIN drift_heads h ON h.tenant_id = i.tenant_id AND h.host_id = i.host_id`
+
+const driftSelectCols = `SELECT i.tenant_id, i.id, i.host_id, i.key, i.kind, i.change, i.state_digest, i.change_doc,
+	i.first_seen, i.changed_at, coalesce(i.last_seen, h.at), i.first_seq, coalesce(i.last_seq, h.seq), i.current, i.status,
+	i.verdict, i.level, i.rule, i.tickets, i.verdict_reason, i.resolved_at, i.resolved_by, i.reason, i.ticket_ref`
+
+// scanDrift scans driftCols or driftSelect's columns.
+func scanDrift(row pgx.Row) (store.DriftItem, error) {
+	var d store.DriftItem
+	var change string
+	var firstSeq int64
+	var lastSeq *int64
+	err := row.Scan(&d.TenantID, &d.ID, &d.HostID, &d.Key, &d.Kind, &change, &d.StateDigest, &d.ChangeDoc,
+		timeCol{&d.FirstSeen}, timeCol{&d.ChangedAt}, timeCol{&d.LastSeen}, &firstSeq, &lastSeq, &d.Current, &d.Status,
+		&d.Verdict, &d.Level, &d.Rule, &d.Tickets, &d.VerdictReason, timeCol{&d.ResolvedAt}, &d.ResolvedBy, &d.Reason, &d.TicketRef)
+	if err != nil {
+		return store.DriftItem{}, mapErr(err)
+	}
+	d.Change = baseline.ChangeKind(change)
+	d.FirstSeq = uint64(firstSeq)
+	if lastSeq != nil {
+		d.LastSeq = uint64(*lastSeq)
+	}
+	if len(d.Tickets) == 0 {
+		d.Tickets = nil
+	}
+	return d, nil
+}
+
+func collectDrift(rows pgx.Rows) ([]store.DriftItem, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.DriftItem, error) { return scanDrift(row) })
+}
+
+// byKey orders items by key.
+func byKey(a, b store.DriftItem) int { return strings.Compare(a.Key, b.Key) }
+
+// eventCols are the drift_events columns eventRow fills.
+var eventCols = []string{"tenant_id", "item_id", "at", "event", "actor", "report_seq",
+	"from_status", "to_status", "from_verdict", "to_verdict", "from_level", "to_level", "from_digest", "to_digest", "reason"}
+
+// copyEvents writes events in tx with one COPY.
+func copyEvents(ctx context.Context, tx pgx.Tx, tenantID string, es []store.DriftEvent) error {
+	if len(es) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"drift_events"}, eventCols, pgx.CopyFromSlice(len(es), func(i int) ([]any, error) {
+		e := es[i]
+		return []any{tenantID, e.ItemID, utc(e.At), e.Event, e.Actor, int64(e.ReportSeq),
+			e.FromStatus, e.ToStatus, e.FromVerdict, e.ToVerdict, e.FromLevel, e.ToLevel, e.FromDigest, e.ToDigest, e.Reason}, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("history: %w", mapErr(err))
+	}
+	return nil
+}
+
+// currentItem is what ApplyDrift compares an observation with.
+type currentItem struct {
+	id, digest, status string
+	verdict            string
+	level              int
+	seen               bool
+}
+
+// lockDriftHead locks a host's drift head, creating it at the host's
+// first report, and returns the newest applied report's sequence (-1 for
+// none) and time. store.ErrNotFound when the host is not the tenant's.
+func lockDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int64, time.Time, error) {
+	const lock = `SELECT seq, at FROM drift_heads WHERE tenant_id = $1 AND host_id = $2 FOR UPDATE`
+	var seq int64
+	var at time.Time
+	err := tx.QueryRow(ctx, lock, tenantID, hostID).Scan(&seq, timeCol{&at})
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := tx.Exec(ctx, `INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES ($1, $2, -1, NULL)
+			ON CONFLICT (tenant_id, host_id) DO NOTHING`, tenantID, hostID); err != nil {
+			return 0, time.Time{}, mapErr(err)
+		}
+		err = tx.QueryRow(ctx, lock, tenantID, hostID).Scan(&seq, timeCol{&at})
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("lock drift head: %w", err)
+	}
+	return seq, at, nil
+}
+
+// lockItemHosts locks the drift heads of the hosts of the tenant's items
+// ids, in host order. Every method that writes items locks their hosts'
+// heads first, so that they follow each other per host and never wait
+// for each other's item rows in a cycle.
+//
+// Lists of item IDs are joined as unnest($n) rather than compared with
+// = ANY($n): a plan that scans the items then costs a hash join, not a
+// search of the whole list for every item.
+func lockItemHosts(ctx context.Context, tx pgx.Tx, tenantID string, ids []string) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM drift_heads WHERE tenant_id = $1
+			AND host_id IN (SELECT i.host_id FROM unnest($2::text[]) AS u(id)
+				JOIN drift_items i ON i.tenant_id = $1 AND i.id = u.id)
+		ORDER BY host_id FOR UPDATE`, tenantID, ids)
+	if err != nil {
+		return fmt.Errorf("lock hosts: %w", err)
+	}
+	return nil
+}
+
+// ApplyDrift applies a host's report in one transaction of a fixed
+// number of statements, however many items: the host's drift head is
+// locked, its current items read once, and the differences written with
+// array parameters and COPY.
+func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uint64, at time.Time, obs []store.DriftObservation) (store.ApplyResult, error) {
+	if err := store.CheckObservations(seq, at, obs); err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+	}
+	at = utc(at)
+	var res store.ApplyResult
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		res = store.ApplyResult{}
+		headSeq, headAt, err := lockDriftHead(ctx, tx, tenantID, hostID)
+		if err != nil {
+			return err
+		}
+		if int64(seq) <= headSeq {
+			res.Stale = true
+			return nil
+		}
+		cur, err := currentItems(ctx, tx, tenantID, hostID)
+		if err != nil {
+			return err
+		}
+		var events []store.DriftEvent
+		ev := func(e store.DriftEvent) {
+			e.At, e.ReportSeq = at, seq
+			events = append(events, e)
+		}
+		var opens, modified []store.DriftObservation
+		var leaveIDs []string
+		var leaveRevert []bool
+		superseded := map[string]bool{}
+		for _, o := range obs {
+			c := cur[o.Key]
+			switch {
+			case c == nil:
+				opens = append(opens, o)
+				continue
+			case c.digest == o.StateDigest:
+				res.Unchanged++
+			case c.status == store.DriftOpen:
+				modified = append(modified, o)
+				ev(store.DriftEvent{ItemID: c.id, Event: store.DriftEventModified, FromStatus: c.status, ToStatus: c.status,
+					FromVerdict: c.verdict, ToVerdict: c.verdict, FromLevel: c.level, ToLevel: c.level,
+					FromDigest: c.digest, ToDigest: o.StateDigest})
+			default:
+				superseded[c.id] = true
+				leaveIDs, leaveRevert = append(leaveIDs, c.id), append(leaveRevert, false)
+				opens = append(opens, o)
+				ev(store.DriftEvent{ItemID: c.id, Event: store.DriftEventSuperseded, FromStatus: c.status, ToStatus: c.status,
+					FromVerdict: c.verdict, ToVerdict: c.verdict, FromLevel: c.level, ToLevel: c.level,
+					FromDigest: c.digest, ToDigest: o.StateDigest,
+					Reason: fmt.Sprintf("modified after it was %s; the new state is item %s", c.status, o.NewID)})
+			}
+			c.seen = true
+		}
+		reason := fmt.Sprintf("returned to its baseline state (report %d)", seq)
+		for _, c := range cur {
+			if c.seen {
+				continue
+			}
+			e := store.DriftEvent{ItemID: c.id, FromStatus: c.status, ToStatus: c.status, FromVerdict: c.verdict, ToVerdict: c.verdict,
+				FromLevel: c.level, ToLevel: c.level, FromDigest: c.digest, ToDigest: c.digest}
+			revert := c.status == store.DriftOpen || c.status == store.DriftRevertRequested
+			if revert {
+				e.Event, e.ToStatus, e.Reason = store.DriftEventReverted, store.DriftReverted, reason
+			} else {
+				e.Event, e.Reason = store.DriftEventCleared, fmt.Sprintf("no longer drifts (report %d)", seq)
+			}
+			ev(e)
+			leaveIDs, leaveRevert = append(leaveIDs, c.id), append(leaveRevert, revert)
+		}
+
+		// Items leave the current set before new ones of their keys come
+		// in; they were last seen in the report before this one.
+		if len(leaveIDs) > 0 {
+			rows, err := tx.Query(ctx, `UPDATE drift_items d SET current = false, last_seen = $3, last_seq = $4,
+					status = CASE WHEN u.revert THEN 'reverted' ELSE d.status END,
+					resolved_at = CASE WHEN u.revert THEN $5 ELSE d.resolved_at END,
+					resolved_by = CASE WHEN u.revert THEN '' ELSE d.resolved_by END,
+					reason = CASE WHEN u.revert THEN $6 ELSE d.reason END
+				FROM unnest($2::text[], $7::boolean[]) AS u(id, revert)
+				WHERE d.tenant_id = $1 AND d.id = u.id
+				RETURNING `+driftCols,
+				tenantID, leaveIDs, headAt, headSeq, at, reason, leaveRevert)
+			if err != nil {
+				return fmt.Errorf("close items: %w", err)
+			}
+			left, err := collectDrift(rows)
+			if err != nil {
+				return fmt.Errorf("close items: %w", err)
+			}
+			for _, d := range left {
+				if superseded[d.ID] {
+					res.Superseded = append(res.Superseded, d)
+				} else {
+					res.Closed = append(res.Closed, d)
+				}
+			}
+		}
+
+		if len(modified) > 0 {
+			n := len(modified)
+			ids, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			for i, o := range modified {
+				ids[i], kinds[i], changes[i], digests[i], docs[i] = cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+			}
+			rows, err := tx.Query(ctx, `UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
+					change_doc = u.doc::json, changed_at = $3
+				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, kind, change, digest, doc)
+				WHERE d.tenant_id = $1 AND d.id = u.id
+				RETURNING `+driftCols,
+				tenantID, ids, at, kinds, changes, digests, docs)
+			if err != nil {
+				return fmt.Errorf("update items: %w", err)
+			}
+			if res.Updated, err = collectDrift(rows); err != nil {
+				return fmt.Errorf("update items: %w", err)
+			}
+			for i := range res.Updated {
+				res.Updated[i].LastSeen, res.Updated[i].LastSeq = at, seq
+			}
+		}
+
+		if len(opens) > 0 {
+			prio := store.DriftPriority("", 0)
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"drift_items"},
+				[]string{"tenant_id", "id", "host_id", "key", "kind", "change", "state_digest", "change_doc",
+					"first_seen", "first_seq", "changed_at", "current", "status", "priority"},
+				pgx.CopyFromSlice(len(opens), func(i int) ([]any, error) {
+					o := opens[i]
+					return []any{tenantID, o.NewID, hostID, o.Key, o.Kind, string(o.Change), o.StateDigest, o.ChangeDoc,
+						at, int64(seq), at, true, store.DriftOpen, prio}, nil
+				}))
+			if err != nil {
+				return fmt.Errorf("open items: %w", mapErr(err))
+			}
+			for _, o := range opens {
+				res.Opened = append(res.Opened, store.DriftItem{
+					ID: o.NewID, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
+					StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
+					FirstSeen: at, ChangedAt: at, LastSeen: at, FirstSeq: seq, LastSeq: seq,
+					Current: true, Status: store.DriftOpen,
+				})
+				ev(store.DriftEvent{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+			}
+		}
+
+		if err := copyEvents(ctx, tx, tenantID, events); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE drift_heads SET seq = $3, at = $4 WHERE tenant_id = $1 AND host_id = $2`,
+			tenantID, hostID, int64(seq), at)
+		return err
+	})
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+	}
+	for _, l := range [][]store.DriftItem{res.Opened, res.Updated, res.Superseded, res.Closed} {
+		slices.SortFunc(l, byKey)
+	}
+	return res, nil
+}
+
+// currentItems reads a host's current items by key.
+func currentItems(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (map[string]*currentItem, error) {
+	rows, err := tx.Query(ctx, `SELECT id, key, state_digest, status, verdict, level FROM drift_items
+		WHERE tenant_id = $1 AND host_id = $2 AND current`, tenantID, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("current items: %w", err)
+	}
+	defer rows.Close()
+	cur := make(map[string]*currentItem)
+	for rows.Next() {
+		var key string
+		c := new(currentItem)
+		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level); err != nil {
+			return nil, fmt.Errorf("current items: %w", err)
+		}
+		cur[key] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("current items: %w", err)
+	}
+	return cur, nil
+}
+
+// SetVerdicts writes reconciliation results with array parameters; items
+// whose results did not change are not written.
+func (s *Store) SetVerdicts(ctx context.Context, tenantID string, at time.Time, us []store.VerdictUpdate) ([]store.DriftEvent, error) {
+	if err := store.CheckVerdicts(at, us); err != nil {
+		return nil, fmt.Errorf("set verdicts of tenant %s: %w", tenantID, err)
+	}
+	at = utc(at)
+	ids := make([]string, len(us))
+	for i, u := range us {
+		ids[i] = u.ItemID
+	}
+	var events []store.DriftEvent
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		events = nil
+		if len(us) == 0 {
+			return nil
+		}
+		if err := lockItemHosts(ctx, tx, tenantID, ids); err != nil {
+			return err
+		}
+		type old struct {
+			status, verdict, rule, reason string
+			level                         int
+			tickets                       []string
+		}
+		rows, err := tx.Query(ctx, `SELECT d.id, d.status, d.verdict, d.level, d.rule, d.tickets, d.verdict_reason
+			FROM unnest($2::text[]) AS u(id) JOIN drift_items d ON d.tenant_id = $1 AND d.id = u.id`, tenantID, ids)
+		if err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		olds := make(map[string]old, len(us))
+		for rows.Next() {
+			var id string
+			var o old
+			if err := rows.Scan(&id, &o.status, &o.verdict, &o.level, &o.rule, &o.tickets, &o.reason); err != nil {
+				rows.Close()
+				return fmt.Errorf("read items: %w", err)
+			}
+			olds[id] = o
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		var w struct {
+			ids, verdicts, rules, reasons, tickets []string
+			levels, prios                          []int32
+		}
+		var relink, linkItems, linkTickets []string
+		for _, u := range us {
+			o, ok := olds[u.ItemID]
+			if !ok {
+				return fmt.Errorf("item %s: %w", u.ItemID, store.ErrNotFound)
+			}
+			sameTickets := slices.Equal(o.tickets, u.Tickets)
+			if o.verdict == u.Verdict && o.level == u.Level && o.rule == u.Rule && o.reason == u.Reason && sameTickets {
+				continue
+			}
+			tj, err := json.Marshal(nonNil(u.Tickets))
+			if err != nil {
+				return fmt.Errorf("item %s: tickets: %w", u.ItemID, err)
+			}
+			w.ids = append(w.ids, u.ItemID)
+			w.verdicts = append(w.verdicts, u.Verdict)
+			w.levels = append(w.levels, int32(u.Level))
+			w.rules = append(w.rules, u.Rule)
+			w.reasons = append(w.reasons, u.Reason)
+			w.tickets = append(w.tickets, string(tj))
+			w.prios = append(w.prios, int32(store.DriftPriority(u.Verdict, u.Level)))
+			if !sameTickets {
+				relink = append(relink, u.ItemID)
+				for _, tk := range u.Tickets {
+					linkItems, linkTickets = append(linkItems, u.ItemID), append(linkTickets, tk)
+				}
+			}
+			if o.verdict != u.Verdict || o.level != u.Level {
+				events = append(events, store.DriftEvent{ItemID: u.ItemID, At: at, Event: store.DriftEventVerdict,
+					FromStatus: o.status, ToStatus: o.status, FromVerdict: o.verdict, ToVerdict: u.Verdict,
+					FromLevel: o.level, ToLevel: u.Level, Reason: u.Reason})
+			}
+		}
+		if len(w.ids) == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE drift_items d SET verdict = u.verdict, level = u.level, rule = u.rule, verdict_reason = u.reason,
+				tickets = ARRAY(SELECT json_array_elements_text(u.tickets::json)), priority = u.prio
+			FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[])
+				AS u(id, verdict, level, rule, reason, tickets, prio)
+			WHERE d.tenant_id = $1 AND d.id = u.id`,
+			tenantID, w.ids, w.verdicts, w.levels, w.rules, w.reasons, w.tickets, w.prios)
+		if len(relink) > 0 {
+			b.Queue(`DELETE FROM drift_tickets t USING unnest($2::text[]) AS u(id) WHERE t.tenant_id = $1 AND t.item_id = u.id`,
+				tenantID, relink)
+			b.Queue(`INSERT INTO drift_tickets (tenant_id, item_id, ticket_id)
+				SELECT $1, i, t FROM unnest($2::text[], $3::text[]) AS x(i, t) ON CONFLICT DO NOTHING`, tenantID, linkItems, linkTickets)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("write verdicts: %w", err)
+		}
+		return copyEvents(ctx, tx, tenantID, events)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set verdicts of tenant %s: %w", tenantID, err)
+	}
+	return events, nil
+}
+
+// nonNil is ts, or an empty list for nil.
+func nonNil(ts []string) []string {
+	if ts == nil {
+		return []string{}
+	}
+	return ts
+}
+
+// DriftItems lists drift items in inbox order.
+func (s *Store) DriftItems(ctx context.Context, tenantID string, f store.DriftFilter) ([]store.DriftItem, string, error) {
+	if err := store.CheckDriftFilter(f); err != nil {
+		return nil, "", fmt.Errorf("list drift of tenant %s: %w", tenantID, err)
+	}
+	var a args
+	q := driftSelect + ` WHERE i.tenant_id = ` + a.add(tenantID)
+	// One host or status is compared with =, not = ANY: only then can
+	// the inbox indexes give the order.
+	switch len(f.HostIDs) {
+	case 0:
+	case 1:
+		q += ` AND i.host_id = ` + a.add(f.HostIDs[0])
+	default:
+		q += ` AND i.host_id = ANY(` + a.add(f.HostIDs) + `)`
+	}
+	switch len(f.Statuses) {
+	case 0:
+	case 1:
+		q += ` AND i.status = ` + a.add(f.Statuses[0])
+	default:
+		q += ` AND i.status = ANY(` + a.add(f.Statuses) + `)`
+	}
+	if len(f.Verdicts) > 0 {
+		q += ` AND i.verdict = ANY(` + a.add(f.Verdicts) + `)`
+	}
+	if len(f.Levels) > 0 {
+		q += ` AND i.level = ANY(` + a.add(f.Levels) + `::int[])`
+	}
+	if f.Key != "" {
+		if strings.Contains(f.Key, "*") {
+			q += ` AND i.key LIKE ` + a.add(likePattern(f.Key)) + ` ESCAPE '\'`
+		} else {
+			q += ` AND i.key = ` + a.add(f.Key)
+		}
+	}
+	if f.Ticket != "" {
+		q += ` AND i.id IN (SELECT item_id FROM drift_tickets WHERE tenant_id = $1 AND ticket_id = ` + a.add(f.Ticket) + `)`
+	}
+	if !f.Since.IsZero() {
+		q += ` AND i.changed_at >= ` + a.add(utc(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND i.changed_at < ` + a.add(utc(f.Until))
+	}
+	if f.Cursor != "" {
+		c, err := store.ParseDriftCursor(f.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("list drift of tenant %s: %w", tenantID, err)
+		}
+		q += ` AND (i.priority, i.changed_at, i.id) < (` + a.add(int32(c.Priority)) + `, ` + a.add(c.ChangedAt) + `, ` + a.add(c.ID) + `)`
+	}
+	n := store.PageSize(f.Limit)
+	q += ` ORDER BY i.priority DESC, i.changed_at DESC, i.id DESC LIMIT ` + a.add(n+1)
+	rows, err := s.pool.Query(ctx, q, a...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list drift of tenant %s: %w", tenantID, err)
+	}
+	ds, err := collectDrift(rows)
+	if err != nil {
+		return nil, "", fmt.Errorf("list drift of tenant %s: %w", tenantID, err)
+	}
+	var next string
+	if len(ds) > n {
+		ds = ds[:n]
+		last := ds[n-1]
+		next = store.DriftCursor{Priority: store.DriftPriority(last.Verdict, last.Level), ChangedAt: last.ChangedAt, ID: last.ID}.String()
+	}
+	return ds, next, nil
+}
+
+// likePattern turns a key pattern, where only "*" is special, into a
+// LIKE pattern with backslash escapes.
+func likePattern(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteByte('%')
+		case '%', '_', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// DriftItem finds a drift item.
+func (s *Store) DriftItem(ctx context.Context, tenantID, id string) (store.DriftItem, error) {
+	d, err := scanDrift(s.pool.QueryRow(ctx, driftSelect+` WHERE i.tenant_id = $1 AND i.id = $2`, tenantID, id))
+	if err != nil {
+		return store.DriftItem{}, fmt.Errorf("drift item %s of tenant %s: %w", id, tenantID, err)
+	}
+	return d, nil
+}
+
+// DriftHistory lists a drift item's events, oldest first.
+func (s *Store) DriftHistory(ctx context.Context, tenantID, id string) ([]store.DriftEvent, error) {
+	var es []store.DriftEvent
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM drift_items WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&one); err != nil {
+			return mapErr(err)
+		}
+		rows, err := tx.Query(ctx, `SELECT item_id, at, event, actor, report_seq, from_status, to_status,
+				from_verdict, to_verdict, from_level, to_level, from_digest, to_digest, reason
+			FROM drift_events WHERE tenant_id = $1 AND item_id = $2 ORDER BY id`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		es, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.DriftEvent, error) {
+			var e store.DriftEvent
+			var seq int64
+			err := row.Scan(&e.ItemID, timeCol{&e.At}, &e.Event, &e.Actor, &seq, &e.FromStatus, &e.ToStatus,
+				&e.FromVerdict, &e.ToVerdict, &e.FromLevel, &e.ToLevel, &e.FromDigest, &e.ToDigest, &e.Reason)
+			e.ReportSeq = uint64(seq)
+			return e, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history of drift item %s of tenant %s: %w", id, tenantID, err)
+	}
+	return es, nil
+}
+
+// ResolveDrift records a person's decision on drift items, with the
+// items' hosts locked so that a report applied at the same time cannot
+// close an item between the check and the write.
+func (s *Store) ResolveDrift(ctx context.Context, tenantID string, r store.DriftResolution, a store.AuditEntry) ([]store.DriftItem, error) {
+	if err := store.CheckResolution(r); err != nil {
+		return nil, fmt.Errorf("resolve drift of tenant %s: %w", tenantID, err)
+	}
+	a, err := store.CheckAudit(tenantID, a)
+	if err != nil {
+		return nil, fmt.Errorf("resolve drift of tenant %s: %w", tenantID, err)
+	}
+	at := utc(r.At)
+	var out []store.DriftItem
+	err = s.write(ctx, func(tx pgx.Tx) error {
+		out = nil
+		if err := lockItemHosts(ctx, tx, tenantID, r.ItemIDs); err != nil {
+			return err
+		}
+		type item struct {
+			status, verdict string
+			current         bool
+			level           int
+		}
+		rows, err := tx.Query(ctx, `SELECT d.id, d.status, d.current, d.verdict, d.level
+			FROM unnest($2::text[]) AS u(id) JOIN drift_items d ON d.tenant_id = $1 AND d.id = u.id`, tenantID, r.ItemIDs)
+		if err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		items := make(map[string]item, len(r.ItemIDs))
+		for rows.Next() {
+			var id string
+			var it item
+			if err := rows.Scan(&id, &it.status, &it.current, &it.verdict, &it.level); err != nil {
+				rows.Close()
+				return fmt.Errorf("read items: %w", err)
+			}
+			items[id] = it
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		var change []string
+		var events []store.DriftEvent
+		for _, id := range r.ItemIDs {
+			it, ok := items[id]
+			switch {
+			case !ok:
+				return fmt.Errorf("item %s: %w", id, store.ErrNotFound)
+			case it.status == r.Status:
+				continue
+			case !store.CanResolve(it.status, it.current):
+				return fmt.Errorf("item %s is %s%s: %w", id, it.status, notCurrent(it.current), store.ErrConflict)
+			}
+			change = append(change, id)
+			events = append(events, store.DriftEvent{ItemID: id, At: at, Event: store.DriftEventResolved, Actor: r.By,
+				FromStatus: it.status, ToStatus: r.Status, FromVerdict: it.verdict, ToVerdict: it.verdict,
+				FromLevel: it.level, ToLevel: it.level, Reason: r.Reason})
+		}
+		if len(change) > 0 {
+			_, err := tx.Exec(ctx, `UPDATE drift_items d SET status = $3, resolved_at = $4, resolved_by = $5, reason = $6,
+					ticket_ref = coalesce(nullif($7, ''), d.ticket_ref)
+				FROM unnest($2::text[]) AS u(id) WHERE d.tenant_id = $1 AND d.id = u.id`, tenantID, change, r.Status, at, r.By, r.Reason, r.TicketRef)
+			if err != nil {
+				return fmt.Errorf("write items: %w", err)
+			}
+			if err := copyEvents(ctx, tx, tenantID, events); err != nil {
+				return err
+			}
+			if _, err := appendAudit(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		rows, err = tx.Query(ctx, driftSelectCols+` FROM unnest($2::text[]) AS u(id)
+			JOIN drift_items i ON i.tenant_id = $1 AND i.id = u.id
+			JOIN drift_heads h ON h.tenant_id = i.tenant_id AND h.host_id = i.host_id`, tenantID, r.ItemIDs)
+		if err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		got, err := collectDrift(rows)
+		if err != nil {
+			return fmt.Errorf("read items: %w", err)
+		}
+		byID := make(map[string]store.DriftItem, len(got))
+		for _, d := range got {
+			byID[d.ID] = d
+		}
+		for _, id := range r.ItemIDs {
+			out = append(out, byID[id])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve drift of tenant %s as %s: %w", tenantID, r.Status, err)
+	}
+	return out, nil
+}
+
+// notCurrent says that an item no longer drifts as recorded.
+func notCurrent(current bool) string {
+	if current {
+		return ""
+	}
+	return " and no longer current"
+}
+
+// OpenDriftForHost returns a host's open items, by key.
+func (s *Store) OpenDriftForHost(ctx context.Context, tenantID, hostID string) ([]store.DriftItem, error) {
+	rows, err := s.pool.Query(ctx, driftSelect+` WHERE i.tenant_id = $1 AND i.host_id = $2 AND i.status = 'open' ORDER BY i.key`,
+		tenantID, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("open drift of host %s of tenant %s: %w", hostID, tenantID, err)
+	}
+	ds, err := collectDrift(rows)
+	if err != nil {
+		return nil, fmt.Errorf("open drift of host %s of tenant %s: %w", hostID, tenantID, err)
+	}
+	return ds, nil
+}
+
+// DriftCounts counts a tenant's outstanding items.
+func (s *Store) DriftCounts(ctx context.Context, tenantID string) ([]store.DriftCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT host_id, status, verdict, level, count(*) FROM drift_items
+		WHERE tenant_id = $1 AND status IN ('open', 'revert_requested') AND current
+		GROUP BY host_id, status, verdict, level
+		ORDER BY host_id COLLATE "C", status COLLATE "C", verdict COLLATE "C", level`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("count drift of tenant %s: %w", tenantID, err)
+	}
+	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.DriftCount, error) {
+		var c store.DriftCount
+		err := row.Scan(&c.HostID, &c.Status, &c.Verdict, &c.Level, &c.Count)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count drift of tenant %s: %w", tenantID, err)
+	}
+	return cs, nil
+}
