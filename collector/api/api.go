@@ -62,11 +62,11 @@ const (
 	PathDrift      = "/api/v1/drift"
 	PathAudit      = "/api/v1/audit"
 	PathMetricsAPI = "/api/v1/change-metrics"
-	PathHealth    = "/healthz"
-	PathReady     = "/readyz"
-	PathMetrics   = "/metrics"
-	MaxReportSize = 64 << 20 // bytes of a report body, uncompressed
-	MaxBlobSize   = 16 << 20 // bytes of one content blob
+	PathHealth     = "/healthz"
+	PathReady      = "/readyz"
+	PathMetrics    = "/metrics"
+	MaxReportSize  = 64 << 20 // bytes of a report body, uncompressed
+	MaxBlobSize    = 16 << 20 // bytes of one content blob
 )
 
 // Error is the body of every 4xx and 5xx answer.

@@ -120,7 +120,7 @@ var (
 func (f *fixture) motdTicket(ref string) *ticket.Ticket {
 	f.t.Helper()
 	spec := ticket.Spec{Reference: ref, Title: "new motd", Description: "maintenance notice", Impact: "none", RollbackPlan: "restore from baseline",
-		Scope: ticket.Scope{Hosts: []string{"web-01"}, Items: []string{"file:/etc/motd"}},
+		Scope:  ticket.Scope{Hosts: []string{"web-01"}, Items: []string{"file:/etc/motd"}},
 		Window: &policy.Window{Start: f.now.Add(-time.Hour).Format("2006-01-02T15:04"), End: f.now.Add(2 * time.Hour).Format("2006-01-02T15:04"), TimeZone: "UTC"}}
 	tk, err := f.m.CreateTicket(context.Background(), "tn_acme", spec, alice)
 	if err != nil {
