@@ -120,6 +120,12 @@ func (c *Collector) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	defer wait()
+	promoted := make(chan struct{})
+	go func() {
+		defer close(promoted)
+		c.autoPromote(jobsCtx)
+	}()
+	defer func() { stopJobs(); <-promoted }()
 	hs := &http.Server{
 		Handler:           http.TimeoutHandler(mux, c.cfg.Limits.RequestTimeout, `{"error":"request timed out"}`),
 		ReadHeaderTimeout: 10 * time.Second,

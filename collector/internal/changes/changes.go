@@ -563,3 +563,46 @@ func (m *Manager) Metrics(ctx context.Context, tenantID string, from, to time.Ti
 	}
 	return reconcile.Compute(recs, from, to)
 }
+
+// autoPromoteBy is who an automatic promotion is recorded as.
+const autoPromoteBy = "driftwatch (auto-promotion)"
+
+// AutoPromote promotes, for a tenant whose policy turns auto-promotion on,
+// the authorized drift of every approved ticket whose window (with the
+// grace) has closed: the changes made under it become the hosts' new
+// baselines without waiting for someone to mark it implemented. It is
+// safe to run again and from several collectors: promoted drift is no
+// longer outstanding, and a baseline version is written once.
+func (m *Manager) AutoPromote(ctx context.Context, tenantID string) ([]Promotion, error) {
+	pol, _, err := m.Policy(ctx, tenantID)
+	if err != nil || !pol.AutoPromote {
+		return nil, err
+	}
+	stored, err := m.Store.OpenTickets(ctx, tenantID, m.now().Add(-finishedWindow))
+	if err != nil {
+		return nil, err
+	}
+	var out []Promotion
+	for _, st := range stored {
+		tk, err := decodeTicket(st)
+		if err != nil {
+			continue
+		}
+		if !tk.State.Authorizes() {
+			continue
+		}
+		_, end, ok := tk.WindowBounds()
+		if !ok || m.now().Before(end.Add(time.Duration(pol.Grace))) {
+			continue
+		}
+		ps, err := m.Promote(ctx, tk, autoPromoteBy)
+		if errors.Is(err, store.ErrConflict) {
+			continue // another collector promoted it meanwhile
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
+}

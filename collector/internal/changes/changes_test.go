@@ -279,3 +279,59 @@ func TestAcceptAndRevert(t *testing.T) {
 		t.Errorf("change doc: %v %+v", err, c)
 	}
 }
+
+// With auto-promotion, the authorized drift of an approved ticket becomes
+// the baseline once its window (and the grace) has closed, not before.
+func TestAutoPromote(t *testing.T) {
+	f := newFixture(t)
+	f.motdTicket("CHG-3")
+	for _, step := range []struct {
+		a  ticket.Action
+		by ticket.Actor
+	}{{ticket.ActionSubmit, alice}, {ticket.ActionReview, bob}, {ticket.ActionApprove, carol}} {
+		f.act("CHG-3", step.a, step.by)
+	}
+	f.report(1,
+		item("file:/etc/motd", map[string]string{"mode": "0644", "sha256": "cc"}),
+		item("file:/etc/ssh/sshd_config", map[string]string{"mode": "0644", "sha256": "bb"}),
+		item("package:openssl", map[string]string{"version": "3.0.1"}))
+	if ps, err := f.m.AutoPromote(context.Background(), "tn_acme"); err != nil || len(ps) != 0 {
+		t.Fatalf("inside the window: %+v, %v", ps, err)
+	}
+	// The window ends two hours after the fixture's clock; the default
+	// grace is 30 minutes.
+	f.now = f.now.Add(2*time.Hour + 20*time.Minute)
+	if ps, _ := f.m.AutoPromote(context.Background(), "tn_acme"); len(ps) != 0 {
+		t.Fatalf("inside the grace: %+v", ps)
+	}
+	f.now = f.now.Add(20 * time.Minute)
+	ps, err := f.m.AutoPromote(context.Background(), "tn_acme")
+	if err != nil || len(ps) != 1 || ps[0].Version != 2 {
+		t.Fatalf("after the window: %+v, %v", ps, err)
+	}
+	if again, err := f.m.AutoPromote(context.Background(), "tn_acme"); err != nil || len(again) != 0 {
+		t.Errorf("second run: %+v, %v", again, err)
+	}
+	metas, _ := f.st.Baselines(context.Background(), "tn_acme", "h_web01")
+	if v2 := metas[len(metas)-1]; v2.ApprovedBy != autoPromoteBy || !slices.Equal(v2.Tickets, []string{"CHG-3"}) {
+		t.Errorf("v2 = %+v", v2)
+	}
+	// Off in the policy: nothing is promoted.
+	g := newFixture(t)
+	pol := policy.Default()
+	pol.AutoPromote = false
+	if _, err := g.m.SetPolicy(context.Background(), "tn_acme", pol, 0, "admin@msp.test"); err != nil {
+		t.Fatal(err)
+	}
+	g.motdTicket("CHG-4")
+	g.act("CHG-4", ticket.ActionSubmit, alice)
+	g.act("CHG-4", ticket.ActionReview, bob)
+	g.act("CHG-4", ticket.ActionApprove, carol)
+	g.report(1, item("file:/etc/motd", map[string]string{"mode": "0644", "sha256": "cc"}),
+		item("file:/etc/ssh/sshd_config", map[string]string{"mode": "0644", "sha256": "bb"}),
+		item("package:openssl", map[string]string{"version": "3.0.1"}))
+	g.now = g.now.Add(24 * time.Hour)
+	if ps, err := g.m.AutoPromote(context.Background(), "tn_acme"); err != nil || len(ps) != 0 {
+		t.Errorf("auto-promotion off: %+v, %v", ps, err)
+	}
+}
