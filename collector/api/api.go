@@ -3,7 +3,7 @@
 // uses. The agent imports this package and nothing else of the collector.
 //
 // Every request carries the protocol version in the Driftwatch-Protocol
-// header ("1.0"); a collector refuses a major version it does not speak,
+// header ("1.2"); a collector refuses a major version it does not speak,
 // with an Error that lists the ones it does. Within a major version, fields
 // are only ever added; readers ignore fields they do not know.
 //

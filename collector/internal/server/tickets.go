@@ -165,7 +165,7 @@ func (s *Server) handleTicketAction(w http.ResponseWriter, r *http.Request) {
 	var tk *ticket.Ticket
 	var err error
 	if in.Action == string(ticket.ActionAmend) {
-		err = errors.New("amend a ticket with its spec: not through actions")
+		err = fmt.Errorf("amend a ticket with its spec, not through actions: %w", ticket.ErrInvalidTransition)
 	} else {
 		tk, err = s.changes.Act(r.Context(), tenantID, r.PathValue("id"), ticket.Action(in.Action), actor(u), in.Comment)
 	}
@@ -213,7 +213,12 @@ func (s *Server) handlePutPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	pol, err := policy.Decode(raw)
 	if err != nil {
-		s.changeError(w, r, err)
+		var ve *policy.ValidationError
+		if errors.As(err, &ve) {
+			s.changeError(w, r, err)
+		} else {
+			writeError(w, r, http.StatusBadRequest, api.Error{Error: err.Error(), Field: "policy"})
+		}
 		return
 	}
 	_, version, err := s.changes.Policy(r.Context(), tenantID)
@@ -448,6 +453,10 @@ func (s *Server) handleChangeMetrics(w http.ResponseWriter, r *http.Request) {
 			}
 			*dst = t
 		}
+	}
+	if !to.After(from) {
+		writeError(w, r, http.StatusBadRequest, api.Error{Error: "to must be after from", Field: "to"})
+		return
 	}
 	m, err := s.changes.Metrics(r.Context(), tenantID, from, to)
 	if err != nil {
