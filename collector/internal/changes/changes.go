@@ -606,3 +606,43 @@ func (m *Manager) AutoPromote(ctx context.Context, tenantID string) ([]Promotion
 	}
 	return out, nil
 }
+
+// Approved records that a person approved a host's reported snapshot as
+// its next baseline version: an audit entry, and the host's drift items
+// of that snapshot's changes resolved as promoted into it.
+func (m *Manager) Approved(ctx context.Context, tenantID, hostID string, meta baseline.Meta, d *baseline.Drift) error {
+	now := m.now()
+	detail, _ := json.Marshal(map[string]any{"host": meta.Host, "version": meta.Version, "snapshot_digest": meta.SnapshotDigest,
+		"tickets": meta.Tickets, "reason": meta.Reason})
+	if _, err := m.Store.AppendAudit(ctx, store.AuditEntry{TenantID: tenantID, At: now, Actor: meta.ApprovedBy, Action: audit.ActionBaselineAdd, Subject: hostID, Detail: detail}); err != nil {
+		return err
+	}
+	if d == nil || len(d.Changes) == 0 {
+		return nil
+	}
+	want := make(map[string]string, len(d.Changes))
+	for i := range d.Changes {
+		want[d.Changes[i].Key] = stateDigest(&d.Changes[i])
+	}
+	open, err := m.Store.OpenDriftForHost(ctx, tenantID, hostID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, di := range open {
+		if sd, ok := want[di.Key]; ok && sd == di.StateDigest && store.CanResolve(di.Status, di.Current) {
+			ids = append(ids, di.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ref := ""
+	if len(meta.Tickets) > 0 {
+		ref = meta.Tickets[0]
+	}
+	reason := fmt.Sprintf("approved with baseline v%d: %s", meta.Version, meta.Reason)
+	_, err = m.Store.ResolveDrift(ctx, tenantID, store.DriftResolution{ItemIDs: ids, Status: store.DriftPromoted, By: meta.ApprovedBy, At: now, Reason: reason, TicketRef: ref},
+		store.AuditEntry{At: now, Actor: meta.ApprovedBy, Action: audit.ActionDriftPromote, Subject: ids[0], Detail: detail})
+	return err
+}

@@ -295,6 +295,12 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	var d baseline.Drift
+	if len(rep.Drift) > 0 && json.Unmarshal(rep.Drift, &d) == nil {
+		if err := s.changes.Approved(r.Context(), tenantID, h.ID, meta, &d); err != nil {
+			s.log.Error("approval not recorded in the drift items", zap.String("host", h.ID), zap.Error(err))
+		}
+	}
 	s.log.Info("baseline approved", zap.String("host", h.ID), zap.Int("baseline_version", meta.Version),
 		zap.String("approved_by", u.Email), zap.Strings("tickets", meta.Tickets))
 	w.Header().Set("ETag", etag(meta.Version))

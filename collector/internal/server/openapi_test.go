@@ -2255,7 +2255,23 @@ func TestOpenAPIAgainstCollector(t *testing.T) {
 	tok, p = tn.as("bob@msp.example", hostPath+"/baseline")
 	approve := api.ApproveRequest{SnapshotDigest: second.Digest(), Reason: "sshd hardening rolled out", Tickets: []string{tk.Reference}}
 	want(s.do(http.MethodPost, p, tok, approve, nil), http.StatusCreated, "approve the reported snapshot")
-	tok, p = tn.as("bob@msp.example", api.PathDrift+"/"+inbox.Items[1].ID+"/accept")
+	// The approval resolved the drift it approved; a new change after it
+	// is accepted from the example.
+	third := &baseline.Snapshot{Format: baseline.FormatVersion, Host: second.Host, TakenAt: second.TakenAt.Add(time.Hour),
+		Items: append(append([]baseline.Item(nil), second.Items...), item("file:/etc/hostname", "0644"))}
+	third.Sort()
+	drift3 := baseline.Diff(second, third, baseline.DiffOptions{})
+	drift3.BaselineVersion = 2
+	want(s.do(http.MethodPost, api.PathReports, agent, api.Report{Sequence: 3, SnapshotDigest: third.Digest(), ItemCount: 3, TakenAt: third.TakenAt,
+		AgentVersion: "1.4.2", Sources: sources, Drift: drift3}, nil), http.StatusOK, "report after the approval")
+	a = s.do(http.MethodGet, api.PathDrift+"?host="+tn.hostID+"&status=open", dave, nil, nil)
+	want(a, http.StatusOK, "drift inbox after the approval")
+	var inbox2 api.DriftPage
+	decode(a, &inbox2)
+	if len(inbox2.Items) != 1 || inbox2.Items[0].Key != "file:/etc/hostname" {
+		t.Fatalf("open drift after the approval: %+v; want only the new file", inbox2.Items)
+	}
+	tok, p = tn.as("bob@msp.example", api.PathDrift+"/"+inbox2.Items[0].ID+"/accept")
 	a = s.do(http.MethodPost, p, tok, accept, nil)
 	want(a, http.StatusOK, "accept example")
 	var res api.DriftDecisionResult
