@@ -23,7 +23,13 @@
 // Delivery is at least once: an email is marked sent after the server
 // accepted it, so a collector that dies in between leaves it to be sent
 // again when its lease ends; it keeps its Message-ID, which lets mail
-// systems drop the copy.
+// systems drop the copy. A collector told to stop gives the batch in
+// flight SendGrace to be answered, so that a clean stop sends nothing
+// twice.
+//
+// Run ticks every Interval, and also at the instants a tick foresaw an
+// alert falling due (NextDue), so that a level 3 alert goes out when its
+// hold ends.
 //
 // Bodies are rendered by a Renderer, which the reporter provides; this
 // package only decides what is sent, to whom and when.

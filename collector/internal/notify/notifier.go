@@ -88,6 +88,8 @@ type Options struct {
 	Policies PolicySource
 	Renderer Renderer
 	Mailer   Mailer
+	// Metrics gives the figures digests show; nil: digests have none.
+	Metrics MetricsSource
 	// Log gets what the notifier does; nil logs nothing.
 	Log *zap.Logger
 	// Now is the clock; nil is time.Now.
@@ -126,8 +128,11 @@ type Notifier struct {
 	log   *zap.Logger
 	poke  chan struct{}
 	seq   atomic.Uint64
-	mu    sync.Mutex // guards prune
+	mu    sync.Mutex // guards prune and wake
 	prune time.Time  // when the outbox was last pruned
+	// wake is the earliest instant a tick foresaw an email falling due:
+	// the end of a level 3 hold, a digest's time. Zero: none.
+	wake time.Time
 }
 
 // New checks opts and returns a Notifier.
@@ -180,22 +185,50 @@ func New(opts Options) (*Notifier, error) {
 // Owner returns the name this notifier claims under.
 func (n *Notifier) Owner() string { return n.o.Owner }
 
-// Run ticks until ctx ends: at once, then every Interval and whenever
-// Poke is called. A tick's errors are logged, and the next tick tries
-// again. It returns nil when ctx ends.
+// Run ticks until ctx ends: at once, then Interval after each tick,
+// sooner when a tick foresaw an email falling due before that (a level 3
+// alert whose hold ends, a digest's time), and whenever Poke is called. A
+// tick's errors are logged, and the next tick tries again. It returns nil
+// when ctx ends.
 func (n *Notifier) Run(ctx context.Context) error {
-	t := time.NewTicker(n.o.Interval)
+	t := time.NewTimer(n.o.Interval)
 	defer t.Stop()
 	for {
 		if err := n.Tick(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("notification tick", zap.Error(err))
 		}
+		t.Reset(n.untilNext())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-n.poke:
 		}
+	}
+}
+
+// untilNext returns how long Run waits for its next tick: Interval, or
+// less when the last tick foresaw an email falling due sooner.
+func (n *Notifier) untilNext() time.Duration {
+	n.mu.Lock()
+	wake := n.wake
+	n.mu.Unlock()
+	d := n.o.Interval
+	if !wake.IsZero() {
+		d = max(min(d, wake.Sub(n.o.Now())), 0)
+	}
+	return d
+}
+
+// foresee records that an email falls due at t, so that Run ticks then.
+func (n *Notifier) foresee(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.wake.IsZero() || t.Before(n.wake) {
+		n.wake = t
 	}
 }
 
@@ -213,6 +246,9 @@ func (n *Notifier) Poke() {
 // and, once an hour, prunes it. A tenant's failure does not stop the
 // others; the errors are joined.
 func (n *Notifier) Tick(ctx context.Context) error {
+	n.mu.Lock()
+	n.wake = time.Time{}
+	n.mu.Unlock()
 	var errs []error
 	policies, err := n.o.Policies.Policies(ctx)
 	if err != nil {
@@ -252,12 +288,16 @@ func (n *Notifier) planTenant(ctx context.Context, p Policy) error {
 	if err := n.fireDigest(ctx, t, p, now, log); err != nil {
 		errs = append(errs, err)
 	}
+	if len(p.Recipients) > 0 {
+		n.foresee(p.Digest.Next(now))
+	}
 	if len(p.Level3) > 0 || len(p.Level2) > 0 {
 		w := PlanRange(p, now)
 		changes, err := n.o.Changes.Changes(ctx, t.ID, w)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("changes of tenant %s: %w", t.Name, err))
 		} else {
+			n.foresee(NextDue(p, changes, now))
 			for _, pl := range Plan(p, changes, now) {
 				if err := n.enqueue(ctx, t, p, pl, now, log); err != nil {
 					errs = append(errs, err)
@@ -306,11 +346,12 @@ func (n *Notifier) fireDigest(ctx context.Context, t store.Tenant, p Policy, now
 // outbox has it already.
 func (n *Notifier) enqueue(ctx context.Context, t store.Tenant, p Policy, pl Planned, now time.Time, log *zap.Logger) error {
 	if _, err := n.o.Store.EmailByKey(ctx, t.ID, pl.Key); err == nil {
+		log.Debug("email queued already", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", pl.Key))
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	c, err := Render(n.o.Renderer, t, p, pl)
+	c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, pl.Window, log))
 	if err != nil {
 		return fmt.Errorf("render %s of tenant %s: %w", pl.Key, t.Name, err)
 	}
@@ -335,17 +376,39 @@ func (n *Notifier) enqueue(ctx context.Context, t store.Tenant, p Policy, pl Pla
 	if created {
 		log.Info("email queued", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey),
 			zap.String("email_id", e.ID), zap.Int("changes", len(pl.Changes)), zap.Strings("to", e.To))
+	} else {
+		log.Debug("email queued already", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey))
 	}
 	return nil
 }
 
+// metrics returns the figures of a planned digest over w; nil for other
+// emails, without a MetricsSource, or when it fails (which is logged).
+func (n *Notifier) metrics(ctx context.Context, t store.Tenant, pl Planned, w Window, log *zap.Logger) *Metrics {
+	if pl.Kind != KindDigest || n.o.Metrics == nil {
+		return nil
+	}
+	m, err := n.o.Metrics.DigestMetrics(ctx, t.ID, w)
+	if err != nil {
+		log.Warn("digest without figures", zap.String("dedupe_key", pl.Key), zap.Error(err))
+		return nil
+	}
+	return &m
+}
+
 // Render renders a planned email with r.
 func Render(r Renderer, t store.Tenant, p Policy, pl Planned) (Content, error) {
+	return render(r, t, p, pl, nil)
+}
+
+// render renders a planned email with r; m are a digest's figures.
+func render(r Renderer, t store.Tenant, p Policy, pl Planned, m *Metrics) (Content, error) {
 	var c Content
 	var err error
 	switch pl.Kind {
 	case KindDigest:
-		c, err = r.Digest(DigestData{Tenant: t, Period: p.Period, Label: pl.Label, Window: pl.Window, Location: p.Location, Changes: pl.Changes})
+		c, err = r.Digest(DigestData{Tenant: t, Period: p.Period, Label: pl.Label, Window: pl.Window, Location: p.Location, Changes: pl.Changes,
+			Metrics: m})
 	case KindAlert:
 		c, err = r.Alert(AlertData{Tenant: t, Host: pl.Host, HostID: pl.HostID, Item: pl.Item, Window: pl.Window, Update: pl.Update,
 			Location: p.Location, Changes: pl.Changes})
@@ -402,10 +465,11 @@ type DrainResult struct {
 }
 
 // Drain claims the due emails, batch by batch, and sends each batch over
-// one connection: an email the server accepts is marked sent; one it
-// refuses for good (5xx), or that has failed Retry.Attempts times, is
-// given up; any other failure is retried with exponential backoff. The
-// server's answer is recorded either way.
+// one connection; when ctx ends, the batch in flight still has SendGrace
+// to finish, and no other starts. An email the server accepts is marked
+// sent; one it refuses for good (5xx), or that has failed Retry.Attempts
+// times, is given up; any other failure is retried with exponential
+// backoff. The server's answer is recorded either way.
 func (n *Notifier) Drain(ctx context.Context) (DrainResult, error) {
 	var res DrainResult
 	var errs []error
@@ -437,7 +501,9 @@ func (n *Notifier) Drain(ctx context.Context) (DrainResult, error) {
 		for i, e := range send {
 			msgs[i] = Message{ID: e.ID, Date: e.CreatedAt, To: e.To, Subject: e.Subject, HTML: e.HTML, Text: e.Text, Headers: e.Headers}
 		}
-		results := n.o.Mailer.Send(ctx, msgs)
+		sendCtx, stop := withGrace(ctx, SendGrace)
+		results := n.o.Mailer.Send(sendCtx, msgs)
+		stop()
 		done := n.o.Now()
 		for i, e := range send {
 			r := Result{Err: errors.New("the mailer gave no result")}
@@ -451,6 +517,30 @@ func (n *Notifier) Drain(ctx context.Context) (DrainResult, error) {
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// SendGrace is how long a batch being sent may go on after the
+// notifier is told to stop: the server's answer to a message in flight
+// is worth waiting for, since without it the message is sent again.
+const SendGrace = 10 * time.Second
+
+// withGrace returns a context that ends grace after ctx ends, and a
+// function that releases it.
+func withGrace(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-c.Done():
+		}
+	})
+	return c, func() {
+		stop()
+		cancel()
+	}
 }
 
 // record marks a sent email with its outcome.

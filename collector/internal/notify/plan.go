@@ -24,12 +24,26 @@ type Change struct {
 	// Level is the escalation level: 1 log it, 2 escalate internally, 3
 	// full escalation.
 	Level int
-	// Ticket is the change ticket it matched; empty for none.
-	Ticket string
+	// Ticket is the ID of the change ticket it matched; empty for none.
+	// TicketRef is that ticket's reference for people ("CHG-1042"), and
+	// TicketTitle its title; TicketRef may be set without Ticket for a
+	// ticket named by hand that the collector does not hold.
+	Ticket      string
+	TicketRef   string
+	TicketTitle string
 	// At is when the collector received the report holding the change:
 	// notifications follow what the collector learns, so a report that
 	// arrives late from a host that was offline still alerts.
 	At time.Time
+	// ID is the drift item's ID in the store, for links; empty when there
+	// is none. Changes to an item that was modified again share it.
+	ID string
+	// Summary says what changed for people: "PermitRootLogin no → yes".
+	Summary string
+	// Diff is the unified diff of the item's text content, as the agent
+	// redacted it; Note explains a content change without one.
+	Diff string
+	Note string
 }
 
 // Window is a span of time, Start included, End excluded.
@@ -166,6 +180,25 @@ func level3From(p Policy, now time.Time) time.Time {
 type itemKey struct{ hostID, item string }
 
 func planLevel3(p Policy, changes []Change, now time.Time) []Planned {
+	var out []Planned
+	for _, c := range level3Candidates(p, changes, now) {
+		if !now.Before(c.due) {
+			out = append(out, c.Planned)
+		}
+	}
+	return out
+}
+
+// candidate is a level 3 email and when it falls due.
+type candidate struct {
+	Planned
+	due time.Time
+}
+
+// level3Candidates returns the level 3 emails of the changes up to now,
+// each with when it falls due: those due already as Plan sends them, and
+// the ones due later as they stand at now.
+func level3Candidates(p Policy, changes []Change, now time.Time) []candidate {
 	w := p.Level3Window
 	from := level3From(p, now)
 	byItem := map[itemKey][]Change{}
@@ -175,7 +208,7 @@ func planLevel3(p Policy, changes []Change, now time.Time) []Planned {
 			byItem[k] = append(byItem[k], c)
 		}
 	}
-	var out []Planned
+	var out []candidate
 	for k, cs := range byItem {
 		sortChanges(cs)
 		buckets := map[time.Time][]Change{}
@@ -195,25 +228,41 @@ func planLevel3(p Policy, changes []Change, now time.Time) []Planned {
 				holdEnd := minTime(first.Add(Level3Hold), end)
 				var held []Change
 				held, rest = splitAt(bc, holdEnd)
-				if !now.Before(holdEnd.Add(Settle)) {
-					a := base
-					a.Key = alertKey(k, start)
-					a.Window = Window{Start: start, End: holdEnd}
-					a.Changes = held
-					out = append(out, a)
-				}
+				a := base
+				a.Key = alertKey(k, start)
+				a.Window = Window{Start: start, End: holdEnd}
+				a.Changes = held
+				out = append(out, candidate{Planned: a, due: holdEnd.Add(Settle)})
 			}
-			if len(rest) > 0 && !now.Before(end.Add(Settle)) {
+			if len(rest) > 0 {
 				a := base
 				a.Key = alertKey(k, start) + "/more"
 				a.Window = Window{Start: start, End: end}
 				a.Update = true
 				a.Changes = rest
-				out = append(out, a)
+				out = append(out, candidate{Planned: a, due: end.Add(Settle)})
 			}
 		}
 	}
 	return out
+}
+
+// NextDue returns the first instant after now at which Plan, given the
+// same changes, plans a level 3 alert it does not plan at now: when the
+// hold of a first alert ends, or the window of an update, plus Settle.
+// Zero when none is pending. A notifier ticks then, so that an alert goes
+// out when its hold ends rather than at its next regular tick.
+func NextDue(p Policy, changes []Change, now time.Time) time.Time {
+	var next time.Time
+	if len(p.Level3) == 0 {
+		return next
+	}
+	for _, c := range level3Candidates(p, changes, now) {
+		if c.due.After(now) && (next.IsZero() || c.due.Before(next)) {
+			next = c.due
+		}
+	}
+	return next
 }
 
 // splitAt splits changes sorted by time into those before t and the rest.

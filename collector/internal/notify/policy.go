@@ -213,6 +213,11 @@ func (s Settings) Compile() (Policy, error) {
 	return p, nil
 }
 
+// DefaultSchedule returns the cron expression of p's digest when none is
+// given: "0 8 * * *" for a day, "0 16 * * FRI" for a week, "0 8 1 * *"
+// for a month; empty for an unknown period.
+func (p Period) DefaultSchedule() string { return defaultDigest[p] }
+
 // LoadLocation loads an IANA time zone such as "Europe/Berlin"; "UTC" is
 // UTC. "Local" is refused: schedules must not depend on the collector's
 // own zone.

@@ -26,6 +26,9 @@ type DigestData struct {
 	// Changes are every change of the window, oldest first; none for a
 	// quiet period.
 	Changes []Change
+	// Metrics are the tenant's figures for the window; nil when there is
+	// no MetricsSource or it failed.
+	Metrics *Metrics
 }
 
 // AlertData is what a level 3 alert reports: changes to one item on one

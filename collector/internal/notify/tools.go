@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // SendTest sends a test message to one address straight through m, not
@@ -77,7 +79,7 @@ func (n *Notifier) PreviewDigest(ctx context.Context, tenant string, at time.Tim
 		if len(to) == 0 {
 			to = []string{"no-recipients@invalid"}
 		}
-		c, err := Render(n.o.Renderer, t, p, pl)
+		c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, soFar, n.log.With(zap.String("tenant", t.Name))))
 		if err != nil {
 			return Message{}, fmt.Errorf("digest preview of tenant %s: render: %w", t.Name, err)
 		}
