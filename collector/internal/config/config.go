@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/driftwatch/driftwatch/collector/internal/connector"
 	"github.com/driftwatch/driftwatch/collector/internal/notify"
 	"github.com/driftwatch/driftwatch/internal/hclconf"
 )
@@ -67,6 +68,8 @@ type Collector struct {
 	// Notify holds the notification policy of each notify block, in the
 	// order written, each with TenantName set to the block's label.
 	Notify []notify.Policy
+	// Connectors are the connector blocks, in the order written.
+	Connectors []connector.Config
 
 	// Path is the file the configuration was read from.
 	Path string
@@ -106,15 +109,16 @@ type Limits struct {
 
 // file is the configuration as written, before validation.
 type file struct {
-	Listen    *string        `hcl:"listen,optional"`
-	PublicURL *string        `hcl:"public_url,optional"`
-	DataDir   *string        `hcl:"data_dir,optional"`
-	Insecure  bool           `hcl:"insecure,optional"`
-	TLS       *tlsBlock      `hcl:"tls,block"`
-	Stores    []*storeBlock  `hcl:"store,block"`
-	Limits    *limitsBlock   `hcl:"limits,block"`
-	SMTP      *smtpBlock     `hcl:"smtp,block"`
-	Notify    []*notifyBlock `hcl:"notify,block"`
+	Listen     *string           `hcl:"listen,optional"`
+	PublicURL  *string           `hcl:"public_url,optional"`
+	DataDir    *string           `hcl:"data_dir,optional"`
+	Insecure   bool              `hcl:"insecure,optional"`
+	TLS        *tlsBlock         `hcl:"tls,block"`
+	Stores     []*storeBlock     `hcl:"store,block"`
+	Limits     *limitsBlock      `hcl:"limits,block"`
+	SMTP       *smtpBlock        `hcl:"smtp,block"`
+	Notify     []*notifyBlock    `hcl:"notify,block"`
+	Connectors []*connectorBlock `hcl:"connector,block"`
 }
 
 type tlsBlock struct {
@@ -259,6 +263,7 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 	diags = append(diags, c.fillLimits(raw.Limits)...)
 	diags = append(diags, c.fillSMTP(raw.SMTP, root)...)
 	diags = append(diags, c.fillNotify(raw.Notify, root)...)
+	diags = append(diags, c.fillConnectors(raw.Connectors, root)...)
 	return diags
 }
 
