@@ -118,6 +118,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.control(args[0], args[1:])
 	case "status":
 		return c.status(args[1:])
+	case "pkgtx": // hidden: run by the apt and dnf hooks
+		return c.pkgtx(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "driftwatch-agent %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
