@@ -171,6 +171,8 @@ type Store interface {
 	Tickets
 	// Outbox is the email outbox.
 	Outbox
+	// Web is the web report's passwords, sessions and sign-in limits.
+	Web
 
 	// CreateTenant creates a tenant; ErrExists when the name is taken.
 	CreateTenant(ctx context.Context, id, name string, at time.Time) (Tenant, error)

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, agentTests()...)
 	tests = append(tests, ticketTests()...)
 	tests = append(tests, outboxTests()...)
+	tests = append(tests, webTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
