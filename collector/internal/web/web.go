@@ -23,11 +23,18 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultSessionIdle     = 8 * time.Hour
+	// DefaultSessionIdle ends a session unused for a working day.
+	DefaultSessionIdle = 8 * time.Hour
+	// DefaultSessionLifetime ends every session a day after sign-in.
 	DefaultSessionLifetime = 24 * time.Hour
-	DefaultLoginWindow     = 15 * time.Minute
-	DefaultAccountLimit    = 5
-	DefaultAddressLimit    = 30
+	// DefaultLoginWindow is how far back failed sign-ins count.
+	DefaultLoginWindow = 15 * time.Minute
+	// DefaultAccountLimit is how many failed sign-ins of one account the
+	// window may hold.
+	DefaultAccountLimit = 5
+	// DefaultAddressLimit is how many failed sign-ins from one client
+	// address the window may hold.
+	DefaultAddressLimit = 30
 )
 
 // maxFormBytes bounds a posted form.
@@ -99,8 +106,8 @@ type Handler struct {
 	// slowCount and countsTTL are the consts of the same names; tests
 	// change them.
 	slowCount, countsTTL time.Duration
-	auditMu   sync.Mutex
-	audits    map[string]auditCheck
+	auditMu              sync.Mutex
+	audits               map[string]auditCheck
 }
 
 // New returns a Handler with opt's defaults filled in.
