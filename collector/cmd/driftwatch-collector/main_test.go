@@ -206,3 +206,18 @@ func getJSON(t *testing.T, url, fp, token, path string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
+
+// validate accepts a good configuration and names the place of a bad one.
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.hcl")
+	os.WriteFile(good, []byte(fmt.Sprintf("listen = \"127.0.0.1:8443\"\npublic_url = \"https://collector.example:8443\"\ndata_dir = %q\n", dir)), 0o644)
+	if out := must(t, collectorBin, "validate", "-config", good); !strings.Contains(out, "valid") || !strings.Contains(out, "sqlite") {
+		t.Errorf("validate: %s", out)
+	}
+	bad := filepath.Join(dir, "bad.hcl")
+	os.WriteFile(bad, []byte("listen = \"127.0.0.1:8443\"\nlimits {\n  request_timeout = \"soon\"\n}\n"), 0o644)
+	if _, errs, code := runBin(t, collectorBin, "validate", "-config", bad); code != 2 || !strings.Contains(errs, "bad.hcl:3:") {
+		t.Errorf("validate of a bad config: exit %d, %s", code, errs)
+	}
+}
