@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -640,6 +641,10 @@ func (s *service) queueReport(ctx context.Context, why string) error {
 		s.mu.Lock()
 		s.baselineQueued = true
 		s.mu.Unlock()
+		// The decoded baseline and its encoding are garbage now: return
+		// them to the system at once, the service idles small.
+		rep.Baseline, body = nil, nil
+		go debug.FreeOSMemory()
 	}
 	s.log.Debug("report queued", zap.Uint64("sequence", rep.Sequence), zap.Int("changes", len(d.Changes)), zap.Bool("baseline", attach))
 	return nil
@@ -732,14 +737,26 @@ func (s *service) statusSoon() {
 func (s *service) sendEntry(ctx context.Context, e spool.Entry) error {
 	switch e.Kind {
 	case entryReport:
-		var rep api.Report
+		// Only what sending needs is decoded; the report goes out as it was
+		// spooled (a first report with the baseline is tens of MB: decoding
+		// and encoding it again would keep that much more memory).
+		var rep struct {
+			Sequence uint64            `json:"sequence"`
+			Blobs    []baseline.Digest `json:"blobs"`
+			Baseline *struct {
+				SnapshotDigest baseline.Digest `json:"snapshot_digest"`
+			} `json:"baseline"`
+			Drift *struct {
+				Changes []json.RawMessage `json:"changes"`
+			} `json:"drift"`
+		}
 		if err := json.Unmarshal(e.Body, &rep); err != nil {
 			return fmt.Errorf("spooled report %d: %w: %w", e.Ref, errBlobGone, err)
 		}
 		if err := s.uploadBlobs(ctx, rep.Blobs); err != nil {
 			return err
 		}
-		resp, err := s.client.PostReport(ctx, rep)
+		resp, err := s.client.PostReportJSON(ctx, rep.Sequence, e.Body)
 		if err != nil {
 			return err
 		}
@@ -751,8 +768,18 @@ func (s *service) sendEntry(ctx context.Context, e spool.Entry) error {
 			s.recordCollectorBaseline(resp.BaselineVersion, resp.BaselineDigest)
 		}
 		s.heard(resp.BaselineVersion, resp.BaselineDigest)
+		changes := 0
+		if rep.Drift != nil {
+			changes = len(rep.Drift.Changes)
+		}
 		s.log.Info("report sent", zap.Uint64("sequence", resp.Sequence), zap.Bool("duplicate", resp.Duplicate),
-			zap.Int("changes", len(driftChanges(rep.Drift))), zap.Int("collector_baseline_version", resp.BaselineVersion))
+			zap.Int("changes", changes), zap.Int("collector_baseline_version", resp.BaselineVersion))
+		if rep.Baseline != nil {
+			// The host's whole baseline went out once: give the memory it
+			// took back to the system now rather than over minutes.
+			rep.Baseline = nil
+			go debug.FreeOSMemory()
+		}
 		return nil
 	case entryEvent:
 		var ev api.Event
@@ -787,13 +814,6 @@ func gapSummary(g spool.Gap) string {
 		}
 	}
 	return fmt.Sprintf("%s lost between %s and %s: %s", what, g.FirstAt.UTC().Format(time.RFC3339), g.LastAt.UTC().Format(time.RFC3339), g.Reason)
-}
-
-func driftChanges(d *baseline.Drift) []baseline.Change {
-	if d == nil {
-		return nil
-	}
-	return d.Changes
 }
 
 // uploadBlobs uploads each blob the collector does not have yet.

@@ -456,6 +456,15 @@ func (c *Client) PostReport(ctx context.Context, rep Report) (ReportResponse, er
 	if err != nil {
 		return ReportResponse{}, fmt.Errorf("post report %d: encode: %w", rep.Sequence, err)
 	}
+	return c.PostReportJSON(ctx, rep.Sequence, raw)
+}
+
+// PostReportJSON sends a report already encoded as JSON (a Report), as
+// PostReport does: an agent that keeps its reports encoded (in its spool)
+// sends them without decoding and encoding them again. seq is the
+// report's sequence number, for messages.
+func (c *Client) PostReportJSON(ctx context.Context, seq uint64, raw []byte) (ReportResponse, error) {
+	rep := struct{ Sequence uint64 }{seq}
 	if len(raw) > MaxReportSize {
 		return ReportResponse{}, fmt.Errorf("post report %d: %d bytes: %w (limit %d)", rep.Sequence, len(raw), ErrTooLarge, MaxReportSize)
 	}
