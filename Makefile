@@ -18,7 +18,7 @@ help:
 	@echo "make unit        go test -race ./... alone"
 	@echo "make check       gofmt, go vet, go mod tidy and dependency-direction checks"
 	@echo "make fuzz        run each fuzz target briefly (FUZZTIME=10s)"
-	@echo "make demo        standalone drift check of the example tree"
+	@echo "make demo        a collector on SQLite and a local agent on an example tree, with the web report"
 	@echo "make bench       speed and memory against AIDE (bench/aide.sh)"
 	@echo "make package     .deb and .rpm of agent and collector for linux amd64 and arm64 into dist/ (reproducible)"
 	@echo "make cross       agent for linux, windows and macOS, collector for linux, into dist/bin/"
