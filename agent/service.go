@@ -644,7 +644,7 @@ func (s *service) queueReport(ctx context.Context, why string) error {
 		// The decoded baseline and its encoding are garbage now: return
 		// them to the system at once, the service idles small.
 		rep.Baseline, body = nil, nil
-		go debug.FreeOSMemory()
+		time.AfterFunc(2*time.Second, debug.FreeOSMemory)
 	}
 	s.log.Debug("report queued", zap.Uint64("sequence", rep.Sequence), zap.Int("changes", len(d.Changes)), zap.Bool("baseline", attach))
 	return nil
@@ -778,7 +778,7 @@ func (s *service) sendEntry(ctx context.Context, e spool.Entry) error {
 			// The host's whole baseline went out once: give the memory it
 			// took back to the system now rather than over minutes.
 			rep.Baseline = nil
-			go debug.FreeOSMemory()
+			time.AfterFunc(2*time.Second, debug.FreeOSMemory)
 		}
 		return nil
 	case entryEvent:
