@@ -17,8 +17,10 @@ import (
 // password.
 type PasswordParams struct {
 	// Memory is in KiB.
-	Memory  uint32
-	Time    uint32
+	Memory uint32
+	// Time is the number of passes over the memory.
+	Time uint32
+	// Threads is the degree of parallelism.
 	Threads uint8
 }
 
@@ -34,6 +36,7 @@ const (
 	MaxPasswordBytes = 1024
 )
 
+// The sizes of a hash's salt and key, in bytes.
 const (
 	saltBytes = 16
 	keyBytes  = 32
