@@ -323,7 +323,10 @@ func (m *Manager) write(ctx context.Context, tk *ticket.Ticket, create bool, act
 	detail, _ := json.Marshal(map[string]any{"ticket": tk.Name(), "action": last.Action, "from": last.From, "to": last.To,
 		"comment": last.Comment, "role": last.By.Role, "pending_approval": last.PendingApproval, "changed": last.Changed})
 	w.Audit = store.AuditEntry{TenantID: tk.TenantID, At: tk.UpdatedAt, Actor: actor, Action: action, Subject: tk.ID, Detail: detail}
-	if len(tk.History) > 0 {
+	// A step that keeps the state (a first of two approvals, an
+	// amendment) is in the ticket's history and the audit log; the store's
+	// transitions are changes of state.
+	if len(tk.History) > 0 && last.From != last.To {
 		w.Transition = &store.TicketTransition{At: last.At, Actor: last.By.Email, Role: string(last.By.Role), From: string(last.From), To: string(last.To), Comment: last.Comment}
 	}
 	if create {

@@ -335,3 +335,34 @@ func TestAutoPromote(t *testing.T) {
 		t.Errorf("auto-promotion off: %+v, %v", ps, err)
 	}
 }
+
+// A customer's change under a policy that wants the customer's approval
+// waits in reviewed after the MSP's approval and is approved by the
+// customer's.
+func TestCustomerApproval(t *testing.T) {
+	f := newFixture(t)
+	customer := ticket.Actor{ID: "u_cust", Email: "cio@acme.test", Role: ticket.RoleApprover, TenantID: "tn_acme"}
+	requester := ticket.Actor{ID: "u_req", Email: "ops@acme.test", Role: ticket.RoleEngineer, TenantID: "tn_acme"}
+	spec := ticket.Spec{Reference: "CHG-C", Title: "customer change", Description: "d", Impact: "i", RollbackPlan: "r",
+		Scope:  ticket.Scope{Hosts: []string{"web-01"}, Items: []string{"file:/etc/motd"}},
+		Window: &policy.Window{Start: f.now.Format("2006-01-02T15:04"), End: f.now.Add(time.Hour).Format("2006-01-02T15:04"), TimeZone: "UTC"}}
+	if _, err := f.m.CreateTicket(context.Background(), "tn_acme", spec, requester); err != nil {
+		t.Fatal(err)
+	}
+	f.act("CHG-C", ticket.ActionSubmit, requester)
+	f.act("CHG-C", ticket.ActionReview, bob)
+	tk := f.act("CHG-C", ticket.ActionApprove, carol)
+	if tk.State != ticket.Reviewed || len(tk.PendingApproval) == 0 {
+		t.Fatalf("after the MSP's approval: %s, pending %v", tk.State, tk.PendingApproval)
+	}
+	if tk = f.act("CHG-C", ticket.ActionApprove, customer); tk.State != ticket.Approved {
+		t.Fatalf("after the customer's approval: %s", tk.State)
+	}
+	trs, err := f.st.TicketTransitions(context.Background(), "tn_acme", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := trs[len(trs)-1]; last.From != "reviewed" || last.To != "approved" || last.Actor != "cio@acme.test" {
+		t.Errorf("last transition = %+v", last)
+	}
+}
