@@ -372,7 +372,7 @@ func TestCSRF(t *testing.T) {
 		name, token string
 	}{
 		{"no token", ""},
-		{"wrong token", "AAAA" + c.csr[4:]},
+		{"wrong token", flipFirst(c.csr)},
 		{"another session's token", other.csr},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,4 +400,12 @@ func TestCSRF(t *testing.T) {
 	if r := c.get("/ui/"); r.status != http.StatusOK {
 		t.Errorf("the session ended on a sign-out without a token: %d", r.status)
 	}
+}
+
+// flipFirst returns a token that differs from tok in its first character.
+func flipFirst(tok string) string {
+	if tok[0] == 'A' {
+		return "B" + tok[1:]
+	}
+	return "A" + tok[1:]
 }
