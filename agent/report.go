@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"sort"
 	"strings"
@@ -278,8 +279,12 @@ func (a *Agent) uploadBlobs(ctx context.Context, c *api.Client, blobs []baseline
 			continue
 		}
 		content, err := a.store.Blob(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Sending again cannot help: the content is gone.
+			return fmt.Errorf("upload content %s: %w", d.Short(), errBlobGone)
+		}
 		if err != nil {
-			return fmt.Errorf("upload content: %w", err)
+			return fmt.Errorf("upload content %s: %w", d.Short(), err)
 		}
 		if err := c.PutBlob(ctx, d, content); err != nil {
 			return err

@@ -704,13 +704,6 @@ func permanent(err error) bool {
 // send delivers one spool entry to the collector.
 func (s *service) send(ctx context.Context, e spool.Entry) error {
 	err := s.sendEntry(ctx, e)
-	s.mu.Lock()
-	if err != nil {
-		s.status.Spool.LastError = err.Error()
-	} else {
-		s.status.Spool.LastError = ""
-	}
-	s.mu.Unlock()
 	if err == nil {
 		// After Drain has acknowledged it, so the status shows the spool
 		// without it.
@@ -753,7 +746,7 @@ func (s *service) sendEntry(ctx context.Context, e spool.Entry) error {
 		if err := json.Unmarshal(e.Body, &rep); err != nil {
 			return fmt.Errorf("spooled report %d: %w: %w", e.Ref, errBlobGone, err)
 		}
-		if err := s.uploadBlobs(ctx, rep.Blobs); err != nil {
+		if err := s.a.uploadBlobs(ctx, s.client, rep.Blobs); err != nil {
 			return err
 		}
 		resp, err := s.client.PostReportJSON(ctx, rep.Sequence, e.Body)
@@ -814,30 +807,6 @@ func gapSummary(g spool.Gap) string {
 		}
 	}
 	return fmt.Sprintf("%s lost between %s and %s: %s", what, g.FirstAt.UTC().Format(time.RFC3339), g.LastAt.UTC().Format(time.RFC3339), g.Reason)
-}
-
-// uploadBlobs uploads each blob the collector does not have yet.
-func (s *service) uploadBlobs(ctx context.Context, blobs []baseline.Digest) error {
-	for _, d := range blobs {
-		has, err := s.client.HasBlob(ctx, d)
-		if err != nil {
-			return err
-		}
-		if has {
-			continue
-		}
-		content, err := s.a.store.Blob(d)
-		if err != nil {
-			if os.IsNotExist(err) || errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("upload content %s: %w", d.Short(), errBlobGone)
-			}
-			return fmt.Errorf("upload content %s: %w", d.Short(), err)
-		}
-		if err := s.client.PutBlob(ctx, d, content); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // heard records the collector's current baseline and asks for a sync when
@@ -983,6 +952,7 @@ func (s *service) snapshotStatus() ServiceStatus {
 	if s.spool != nil {
 		ss := s.spool.Stats()
 		st.Spool.Entries, st.Spool.Bytes, st.Spool.Coalesced, st.Spool.Dropped = ss.Entries, ss.Bytes, int(ss.Coalesced), int(ss.Dropped)
+		st.Spool.LastError = ss.SendError
 		if !ss.OldestAt.IsZero() {
 			t := ss.OldestAt
 			st.Spool.Oldest = &t

@@ -255,11 +255,6 @@ func writeFile(t *testing.T, path, content string) {
 func (e *env) startCollector() {
 	e.t.Helper()
 	e.collector = start(e.t, collectorBin, "serve", "-config", e.ccfg)
-	c, err := api.NewClient(api.ClientOptions{BaseURL: e.url, Fingerprint: e.fp})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_ = c
 	waitFor(e.t, "the collector to answer", func() bool {
 		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.url, "https://"), time.Second)
 		if err == nil {
