@@ -120,6 +120,11 @@ func (c *Collector) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	defer wait()
+	waitConnectors, err := c.startConnectors(jobsCtx, mux)
+	if err != nil {
+		return err
+	}
+	defer waitConnectors()
 	promoted := make(chan struct{})
 	go func() {
 		defer close(promoted)

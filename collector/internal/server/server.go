@@ -117,6 +117,9 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("POST "+api.PathHeartbeat, s.handleHeartbeat)
 	v1.HandleFunc("POST "+api.PathEvents, s.handleEvents)
 	s.changeRoutes(v1)
+	s.connectorRoutes(v1)
+	s.deploymentRoutes(v1)
+	s.notifyRoutes(v1)
 
 	root := http.NewServeMux()
 	root.Handle("/api/v1/", checkProtocol(jsonNotFound(v1)))

@@ -173,6 +173,14 @@ type Store interface {
 	Outbox
 	// Web is the web report's passwords, sessions and sign-in limits.
 	Web
+	// Connectors is the change-source connectors' shared state.
+	Connectors
+	// Deployments is the CI deployment notes.
+	Deployments
+	// Transactions is the agents' package-manager transactions.
+	Transactions
+	// NotifyPrefs is the notification preferences and settings.
+	NotifyPrefs
 
 	// CreateTenant creates a tenant; ErrExists when the name is taken.
 	CreateTenant(ctx context.Context, id, name string, at time.Time) (Tenant, error)

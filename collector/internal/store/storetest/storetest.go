@@ -45,6 +45,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, ticketTests()...)
 	tests = append(tests, outboxTests()...)
 	tests = append(tests, webTests()...)
+	tests = append(tests, connectorTests()...)
+	tests = append(tests, deploymentTests()...)
+	tests = append(tests, transactionTests()...)
+	tests = append(tests, notifyPrefTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,5 @@
+package store
+
+// Deployments is the CI deployment notes that authorize drift of an approved ticket.
+type Deployments interface {
+}

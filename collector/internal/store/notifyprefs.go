@@ -1,0 +1,5 @@
+package store
+
+// NotifyPrefs is the per-recipient notification preferences and per-tenant notification settings.
+type NotifyPrefs interface {
+}

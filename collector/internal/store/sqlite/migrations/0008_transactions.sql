@@ -1,0 +1,2 @@
+-- Reserved for a later migration; left empty on purpose.
+SELECT 1;
