@@ -138,6 +138,7 @@ func (a *Agent) Report(ctx context.Context, drift *baseline.Drift, meta *baselin
 			return api.ReportResponse{}, fmt.Errorf("report: %w", err)
 		}
 	}
+	a.attachTransactions(&rep)
 	rep.Blobs = reportBlobs(rep.Drift, rep.Blobs)
 	if err := a.uploadBlobs(ctx, c, rep.Blobs); err != nil {
 		return api.ReportResponse{}, fmt.Errorf("report to %s: %w", en.CollectorURL, err)

@@ -151,6 +151,9 @@ type service struct {
 	collectorDigest  baseline.Digest
 	collectorKnown   bool
 	baselineQueued   bool
+
+	// tx is the package transactions, owned by the scan loop.
+	tx txState
 }
 
 // run runs until ctx ends (nil error) or a valid new configuration is to
@@ -165,6 +168,7 @@ func (s *service) run(ctx context.Context) (*config.Agent, error) {
 		s.limiter = rate.NewLimiter(rate.Limit(s.cfg.HashRate), int(max(s.cfg.HashRate/4, 1<<20)))
 	}
 	s.syncCh = make(chan struct{}, 1)
+	s.openTransactions()
 	s.status = api.AgentStatus{Started: s.started, Watch: api.WatchStatus{Enabled: s.cfg.Watch.On()}}
 
 	// On the way out: stop the goroutines, wait for them, then close the
@@ -308,6 +312,10 @@ func (s *service) run(ctx context.Context) (*config.Agent, error) {
 			}
 		case <-s.syncCh:
 			s.syncBaseline(ctx)
+		case <-s.tx.ended:
+			if err := s.queueReport(ctx, "package transaction"); err != nil {
+				s.log.Error("report after a package transaction failed", zap.Error(err))
+			}
 		case <-statusTick.C:
 			if w != nil {
 				s.setWatchStatus(w.Coverage())
@@ -560,6 +568,10 @@ func (s *service) queueReport(ctx context.Context, why string) error {
 	if d.SnapshotDigest == s.lastState && s.meta.SnapshotDigest == s.lastBase {
 		return nil
 	}
+	var rep api.Report
+	if s.spool != nil && !s.attachTransactions(&rep, d) {
+		return nil
+	}
 	s.lastState, s.lastBase = d.SnapshotDigest, s.meta.SnapshotDigest
 	if len(d.Changes) > 0 {
 		s.log.Info("drift", zap.String("why", why), zap.Int("changes", len(d.Changes)), zap.Int("added", d.Summary.Added),
@@ -571,10 +583,8 @@ func (s *service) queueReport(ctx context.Context, why string) error {
 	if s.spool == nil {
 		return nil
 	}
-	rep := api.Report{
-		AgentVersion: s.a.version, Drift: d, SnapshotDigest: d.SnapshotDigest, TakenAt: d.TakenAt,
-		ItemCount: s.meta.Items + d.Summary.Added - d.Summary.Removed, Sources: s.cmp.Sources,
-	}
+	rep.AgentVersion, rep.Drift, rep.SnapshotDigest, rep.TakenAt = s.a.version, d, d.SnapshotDigest, d.TakenAt
+	rep.ItemCount, rep.Sources = s.meta.Items+d.Summary.Added-d.Summary.Removed, s.cmp.Sources
 	if rep.Sources == nil {
 		rep.Sources = []baseline.SourceStatus{}
 	}
@@ -637,6 +647,7 @@ func (s *service) queueReport(ctx context.Context, why string) error {
 			map[string]any{"sequence": rep.Sequence, "changes": len(d.Changes), "bytes": len(body), "error": err.Error()})
 		return fmt.Errorf("spool report %d: %w", rep.Sequence, err)
 	}
+	s.reportedTransactions(d)
 	if attach {
 		s.mu.Lock()
 		s.baselineQueued = true

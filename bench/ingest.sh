@@ -7,11 +7,13 @@
 #   bench/ingest.sh                        # 1000 hosts x 5 reports, 20 changes
 #   HOSTS=200 REPORTS=3 bench/ingest.sh    # quick run
 #   POSTGRES=0 bench/ingest.sh             # SQLite only
+#   SQLITE=0 POSTGRES=1 bench/ingest.sh    # PostgreSQL only
 #
 # Environment:
 #   HOSTS=1000 REPORTS=5 CHANGES=20 ITEMS=200 CONCURRENCY=32   loadgen flags
 #   POSTGRES=auto   auto: also run on PostgreSQL when psql reaches PG_DSN;
 #                   1: require it; 0: skip it
+#   SQLITE=1        0: skip the SQLite run
 #   PG_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #                   database the PostgreSQL run creates (and drops) a schema in
 #   KEEP=0          1: keep the temp dir (configs, databases, logs)
@@ -23,6 +25,7 @@ CHANGES=${CHANGES:-20}
 ITEMS=${ITEMS:-200}
 CONCURRENCY=${CONCURRENCY:-32}
 POSTGRES=${POSTGRES:-auto}
+SQLITE=${SQLITE:-1}
 PG_DSN=${PG_DSN:-${DRIFTWATCH_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}}
 KEEP=${KEEP:-0}
 
@@ -74,26 +77,33 @@ stop_all() {
 	pids=()
 }
 
-# loadgen CONFIG URLS: tenant, token, then the load.
+# loadgen CONFIG URLS [LOADGEN FLAGS...]: tenant, token, then the load,
+# with the collectors' CPU time per report (and any other -cpu given).
 loadgen() {
-	local name
+	local name cfg=$1 urls=$2
+	shift 2
 	name=t$RANDOM
-	"$col" tenant create -config "$1" "$name" >/dev/null
+	"$col" tenant create -config "$cfg" "$name" >/dev/null
 	local token fp
-	token=$("$col" token create -config "$1" -tenant "$name" -uses "$HOSTS" 2>/dev/null)
-	fp=$("$col" fingerprint -config "$1" 2>/dev/null)
-	"$tmp/loadgen" -collector "$2" -fingerprint "$fp" -token "$token" -hosts "$HOSTS" -reports "$REPORTS" \
-		-changes "$CHANGES" -items "$ITEMS" -concurrency "$CONCURRENCY" -prefix "$name"
+	token=$("$col" token create -config "$cfg" -tenant "$name" -uses "$HOSTS" 2>/dev/null)
+	fp=$("$col" fingerprint -config "$cfg" 2>/dev/null)
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$tmp/loadgen" -collector "$urls" -fingerprint "$fp" -token "$token" -hosts "$HOSTS" -reports "$REPORTS" \
+		-changes "$CHANGES" -items "$ITEMS" -concurrency "$CONCURRENCY" -prefix "$name" \
+		-cpu "collector=echo ${pids[*]}" "$@"
+	echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-echo
-echo "== SQLite, one collector: $HOSTS hosts x $REPORTS reports, $CHANGES changes, concurrency $CONCURRENCY"
-write_config sqlite ''
-"$col" migrate -config "$tmp/sqlite.hcl" >/dev/null
-serve "$tmp/sqlite.hcl" "$url"
-loadgen "$tmp/sqlite.hcl" "$url"
-stop_all
-echo "database: $(du -sh "$tmp/sqlite" | cut -f1)"
+if [[ $SQLITE != 0 ]]; then
+	echo
+	echo "== SQLite, one collector: $HOSTS hosts x $REPORTS reports, $CHANGES changes, concurrency $CONCURRENCY"
+	write_config sqlite ''
+	"$col" migrate -config "$tmp/sqlite.hcl" >/dev/null
+	serve "$tmp/sqlite.hcl" "$url"
+	loadgen "$tmp/sqlite.hcl" "$url"
+	stop_all
+	echo "database: $(du -sh "$tmp/sqlite" | cut -f1)"
+fi
 
 if [[ $POSTGRES == 0 ]]; then exit 0; fi
 if ! command -v psql >/dev/null || ! psql -q "$PG_DSN" -c 'SELECT 1' >/dev/null 2>&1; then
@@ -107,7 +117,9 @@ if ! command -v psql >/dev/null || ! psql -q "$PG_DSN" -c 'SELECT 1' >/dev/null 
 fi
 schema=dw_bench_$$_$RANDOM
 psql -q "$PG_DSN" -c "CREATE SCHEMA $schema" >/dev/null
-case $PG_DSN in *\?*) dsn="$PG_DSN&search_path=$schema" ;; *) dsn="$PG_DSN?search_path=$schema" ;; esac
+# The collectors' connections carry the schema's name, so that their
+# server processes can be found (for their CPU time).
+case $PG_DSN in *\?*) dsn="$PG_DSN&search_path=$schema&application_name=$schema" ;; *) dsn="$PG_DSN?search_path=$schema&application_name=$schema" ;; esac
 echo
 echo "== PostgreSQL, two collectors on one schema: $HOSTS hosts x $REPORTS reports, $CHANGES changes, concurrency $CONCURRENCY"
 store=$(printf 'store "postgres" {\n  dsn = "%s"\n}' "$dsn")
@@ -119,5 +131,6 @@ url2=$url
 "$col" migrate -config "$tmp/pg1.hcl" >/dev/null
 serve "$tmp/pg1.hcl" "$url1"
 serve "$tmp/pg2.hcl" "$url2"
-loadgen "$tmp/pg1.hcl" "$url1,$url2"
+loadgen "$tmp/pg1.hcl" "$url1,$url2" \
+	-cpu "postgres=psql -Atq '$PG_DSN' -c \"SELECT pid FROM pg_stat_activity WHERE application_name = '$schema'\""
 stop_all

@@ -106,8 +106,19 @@ func Fingerprint(cfg *config.Collector) (string, error) {
 // stops accepting connections and waits up to ShutdownTimeout for requests
 // in flight. ready, if not nil, is called with the address listened on.
 func (c *Collector) Serve(ctx context.Context, ready func(addr string)) error {
+	sealer, err := c.connectorSealer()
+	if err != nil {
+		return err
+	}
+	kick := make(chan struct{}, 1)
 	srv := server.New(server.Options{Store: c.store, Log: c.log.Named("api"),
-		MaxReportSize: c.cfg.Limits.MaxReportSize, MaxBlobSize: c.cfg.Limits.MaxBlobSize})
+		MaxReportSize: c.cfg.Limits.MaxReportSize, MaxBlobSize: c.cfg.Limits.MaxBlobSize,
+		ConnectorSealer: sealer, ConnectorsChanged: func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	if err := c.mountWeb(mux); err != nil {
@@ -120,7 +131,7 @@ func (c *Collector) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	defer wait()
-	waitConnectors, err := c.startConnectors(jobsCtx, mux)
+	waitConnectors, err := c.startConnectors(jobsCtx, mux, sealer, kick)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,9 @@ import (
 
 // startJobs starts the collector's background work until ctx ends: with
 // an smtp block, the notifier, which sends the scheduled digests, the
-// level 3 alerts and level 2 summaries of the notify blocks and drains
-// the outbox (in every collector at once: the store makes each email go
+// level 3 alerts and level 2 summaries of the notify blocks and of the
+// settings stored through the API (read at every tick), one message per
+// recipient, and drains the outbox (in every collector at once: the store makes each email go
 // out once). wait stops the work and waits for it to finish; it is safe
 // to call when ctx has not ended, as when serving failed.
 func (c *Collector) startJobs(ctx context.Context) (wait func(), err error) {

@@ -1,9 +1,13 @@
 package collector
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,12 +33,13 @@ type MailLinks struct {
 	// Base is the web report's URL ("https://drift.example.net/ui"); every
 	// link to a change, host or ticket starts with it.
 	Base string
-	// Preferences is the recipients' preference page; the tenant is
-	// added as a query parameter.
+	// Preferences is the recipients' preference page; each recipient's
+	// signed token is added as the query parameter t.
 	Preferences string
 	// Unsubscribe is the one-click unsubscription endpoint, with the
-	// tenant and list added as query parameters; empty when public_url is
-	// not https, as RFC 8058 requires.
+	// recipient's signed token (which names the list) added as the query
+	// parameter t; empty when public_url is not https, as RFC 8058
+	// requires.
 	Unsubscribe string
 }
 
@@ -108,8 +113,76 @@ type NotifyOptions struct {
 	Owner string
 }
 
+// TenantPolicies is the notification policies in force: the notify blocks
+// of the configuration, and the settings stored through the API for the
+// tenants without one. A tenant's notify block wins over its stored
+// settings, whole: the two are not merged. Stored settings are read on
+// every tick, so a change through the API applies at the next one, in
+// every collector, without a restart.
+type TenantPolicies struct {
+	// Config are the configuration's notify blocks.
+	Config []notify.Policy
+	// Store holds the settings set through the API.
+	Store interface {
+		AllNotifySettings(ctx context.Context) ([]store.TenantNotifySettings, error)
+		TenantByID(ctx context.Context, id string) (store.Tenant, error)
+	}
+	// Log gets stored settings that no longer compile; nil logs nothing.
+	Log *zap.Logger
+}
+
+// Policies returns the configuration's policies, then the stored ones of
+// the other tenants.
+func (tp *TenantPolicies) Policies(ctx context.Context) ([]notify.Policy, error) {
+	out := slices.Clone(tp.Config)
+	if tp.Store == nil {
+		return out, nil
+	}
+	configured := map[string]bool{}
+	for _, p := range tp.Config {
+		configured[p.TenantName] = true
+		configured["\x00"+p.TenantID] = true
+	}
+	all, err := tp.Store.AllNotifySettings(ctx)
+	if err != nil {
+		return out, fmt.Errorf("stored notification settings: %w", err)
+	}
+	for _, ns := range all {
+		t, err := tp.Store.TenantByID(ctx, ns.TenantID)
+		if err != nil {
+			return out, fmt.Errorf("stored notification settings of tenant %s: %w", ns.TenantID, err)
+		}
+		if configured[t.Name] || configured["\x00"+t.ID] {
+			continue // the notify block wins
+		}
+		p, err := CompileStoredSettings(ns.Settings)
+		if err != nil {
+			if tp.Log != nil {
+				tp.Log.Warn("stored notification settings ignored", zap.String("tenant", t.Name), zap.Error(err))
+			}
+			continue
+		}
+		p.TenantID, p.TenantName = t.ID, t.Name
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// CompileStoredSettings decodes settings stored through the API and
+// compiles them; unknown fields are refused.
+func CompileStoredSettings(raw []byte) (notify.Policy, error) {
+	var s notify.Settings
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return notify.Policy{}, fmt.Errorf("decode notification settings: %w", err)
+	}
+	return s.Compile()
+}
+
 // NewNotifier returns the notifier of a configuration over a store: the
-// tenants' policies from the notify blocks, their reconciled drift items
+// tenants' policies from the notify blocks and the settings stored
+// through the API (TenantPolicies), their reconciled drift items
 // as changes, bodies rendered by the reporter with links built from
 // public_url, and delivery through the smtp block.
 func NewNotifier(cfg *config.Collector, st store.Store, o NotifyOptions) (*notify.Notifier, error) {
@@ -126,7 +199,7 @@ func NewNotifier(cfg *config.Collector, st store.Store, o NotifyOptions) (*notif
 	}
 	policies := o.Policies
 	if policies == nil {
-		policies = notify.Policies(cfg.Notify)
+		policies = &TenantPolicies{Config: cfg.Notify, Store: st, Log: o.Log}
 	}
 	links := LinksFor(cfg)
 	r, err := NewMailRenderer(links)

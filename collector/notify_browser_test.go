@@ -8,9 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
 
 // chromiumPath returns the path of Chromium; without it the test fails under
@@ -166,4 +169,130 @@ func screenshotHasColor(img image.Image, r, g, b uint8) bool {
 		}
 	}
 	return false
+}
+
+// prefsPageFacts are what the test reads of the preference page.
+type prefsPageFacts struct {
+	Text            string `json:"text"`
+	DigestChecked   bool   `json:"digestChecked"`
+	AlertChecked    bool   `json:"alertChecked"`
+	AlertDisabled   bool   `json:"alertDisabled"`
+	SummaryChecked  bool   `json:"summaryChecked"`
+	ScrollWidth     int    `json:"scrollWidth"`
+	ExternalLoads   int    `json:"externalLoads"`
+	SignedInControl bool   `json:"signedInControl"`
+}
+
+const readPrefsPage = `({
+	text: document.body.innerText,
+	digestChecked: document.getElementById("list-digest").checked,
+	alertChecked: document.getElementById("list-alert").checked,
+	alertDisabled: document.getElementById("list-alert").disabled,
+	summaryChecked: document.getElementById("list-summary").checked,
+	scrollWidth: document.documentElement.scrollWidth,
+	externalLoads: performance.getEntriesByType("resource").filter(r => !r.name.startsWith(location.origin)).length,
+	signedInControl: !!document.querySelector("nav.main"),
+})`
+
+// TestPreferencePageInChromium opens a recipient's preference link in
+// headless Chromium without signing in: the page names the recipient and
+// the tenant, shows the level 3 alerts the tenant made mandatory as
+// required and not changeable, and saving with the digest unticked stores
+// that choice alone; screenshots are kept as test artefacts, and the page
+// logs no console error.
+func TestPreferencePageInChromium(t *testing.T) {
+	bin := chromiumPath(t)
+	srv := startMail(t, "")
+	w := newNotifyWorld(t, notifyConfig(t, "", srv.port(), `  time_zone    = "America/New_York"
+  recipients   = ["ops@acme.example"]
+  alert_level3 = ["Ops <ops@acme.example>"]
+  mandatory    = ["alert"]
+`), notifyT0)
+	site := prefsSite(t, w)
+	link := site.URL + "/ui/notifications?t=" + linkToken(t, w.st, w.tenant.ID, "ops@acme.example", store.ListDigest)
+	dir := artifactsDir(t)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun, chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1024, 768))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	var mu sync.Mutex
+	var console []chromedp.ConsoleMessage
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			console = append(console, m)
+			mu.Unlock()
+		}
+	}()
+	shot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("prefs-form"))); err != nil {
+		t.Fatalf("open the preference link: %v", err)
+	}
+	shot("preferences")
+	facts, err := chromedp.Run(ctx, chromedp.Evaluate[prefsPageFacts](readPrefsPage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ops@acme.example", "Acme Corp", "required by the tenant's policy", "may be required by the tenant's policy"} {
+		if !strings.Contains(facts.Text, want) {
+			t.Errorf("the page does not say %q:\n%s", want, facts.Text)
+		}
+	}
+	if !facts.DigestChecked || !facts.AlertChecked || !facts.AlertDisabled || !facts.SummaryChecked {
+		t.Errorf("before saving: %+v; want every list ticked and the mandatory alerts not changeable", facts)
+	}
+	if facts.SignedInControl || facts.ExternalLoads != 0 || facts.ScrollWidth > 1024 {
+		t.Errorf("page: %+v; want no signed-in navigation, nothing loaded from elsewhere, no sideways scrolling", facts)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("list-digest")), chromedp.Click(chromedp.ID("prefs-save")),
+		chromedp.WaitVisible(chromedp.CSS(".flash.success"))); err != nil {
+		shot("preferences-failed")
+		t.Fatalf("save the preferences: %v", err)
+	}
+	shot("preferences-saved")
+	facts, err = chromedp.Run(ctx, chromedp.Evaluate[prefsPageFacts](readPrefsPage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(facts.Text, "Your preferences are saved") || facts.DigestChecked || !facts.AlertChecked || !facts.SummaryChecked {
+		t.Errorf("after saving: %+v", facts)
+	}
+	prefs, err := w.st.NotifyPrefs(t.Context(), w.tenant.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prefs) != 1 || prefs[0].Recipient != "ops@acme.example" || prefs[0].List != store.ListDigest || prefs[0].Enabled {
+		t.Errorf("stored %+v; want the digest left, and nothing else", prefs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range console {
+		if m.Type == "error" {
+			t.Errorf("console error: %s", m.Text)
+		}
+	}
 }

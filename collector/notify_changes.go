@@ -17,6 +17,7 @@ import (
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/internal/changes"
 	"github.com/driftwatch/driftwatch/collector/internal/notify"
+	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/collector/internal/ticket"
 )
@@ -156,7 +157,7 @@ func (d *DriftChanges) keepTimes(tenantID string, seen map[string]itemTimes) {
 func (d *DriftChanges) change(ctx context.Context, tenantID string, di store.DriftItem, names map[string]string, tickets map[string]store.Ticket) (notify.Change, error) {
 	c := notify.Change{
 		ID: di.ID, HostID: di.HostID, Host: names[di.HostID], Key: di.Key, Kind: string(di.Change),
-		Verdict: di.Verdict, Level: di.Level,
+		Verdict: di.Verdict, Level: di.Level, StandardChange: reconcile.IsStandardChange(di.Verdict, di.VerdictReason),
 	}
 	if c.Host == "" {
 		c.Host = di.HostID

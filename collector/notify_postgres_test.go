@@ -79,15 +79,19 @@ func notifyPostgresSchema(t *testing.T) string {
 
 // TestTwoCollectorsOnePostgres serves two collectors on one PostgreSQL
 // schema. A level 3 change falls due while both run: both plan its
-// alert, at the same moment, and on-call gets one message.
+// alert, at the same moment, and each of the two on-call addresses gets
+// one message.
 func TestTwoCollectorsOnePostgres(t *testing.T) {
 	srv := startMail(t, "")
+	const twoOnCall = `  time_zone    = "America/New_York"
+  alert_level3 = ["oncall@msp.example", "second@msp.example"]
+`
 	dsn := notifyPostgresSchema(t)
 	storeBlock := fmt.Sprintf("store \"postgres\" {\n  dsn = %q\n}", dsn)
-	if _, err := Migrate(t.Context(), notifyConfig(t, storeBlock, srv.port(), acmeNotifyBlock)); err != nil {
+	if _, err := Migrate(t.Context(), notifyConfig(t, storeBlock, srv.port(), twoOnCall)); err != nil {
 		t.Fatal(err)
 	}
-	w := newNotifyWorld(t, notifyConfig(t, storeBlock, srv.port(), acmeNotifyBlock), time.Now())
+	w := newNotifyWorld(t, notifyConfig(t, storeBlock, srv.port(), twoOnCall), time.Now())
 	// Received a little less than the hold ago: due in a few seconds, when
 	// both collectors run.
 	w.report(time.Now().Add(-notify.Level3Hold+3*time.Second), testFileChange(sshdConfig, "PermitRootLogin no\n", "PermitRootLogin yes\n"))
@@ -99,7 +103,7 @@ func TestTwoCollectorsOnePostgres(t *testing.T) {
 		core, obs := observer.New(zapcore.DebugLevel)
 		logs[i] = obs
 		log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)).Named(fmt.Sprintf("c%d", i+1))
-		c, err := Open(t.Context(), notifyConfig(t, storeBlock, srv.port(), acmeNotifyBlock), log)
+		c, err := Open(t.Context(), notifyConfig(t, storeBlock, srv.port(), twoOnCall), log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,9 +112,9 @@ func TestTwoCollectorsOnePostgres(t *testing.T) {
 		go func() { errc <- c.Serve(ctx, func(string) { close(ready) }) }()
 		<-ready
 	}
-	got := srv.waitFor(1)
-	// Both collectors planned the alert: one queued it, the other found it
-	// queued.
+	got := srv.waitFor(2)
+	// Both collectors planned the alert: one queued each message, the
+	// other found it queued.
 	planned := func(i int) bool {
 		return logs[i].FilterMessage("email queued").Len()+logs[i].FilterMessage("email queued already").Len() > 0
 	}
@@ -134,27 +138,35 @@ func TestTwoCollectorsOnePostgres(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}
-	if queued != 1 {
-		t.Errorf("the alert was queued %d times, want once", queued)
+	if queued != 2 {
+		t.Errorf("the alert's messages were queued %d times, want once per recipient (2)", queued)
 	}
-	if got = srv.messages(); len(got) != 1 {
-		t.Fatalf("on-call got %d messages, want 1", len(got))
+	if got = srv.messages(); len(got) != 2 {
+		t.Fatalf("on-call got %d messages, want 2: one per address", len(got))
 	}
-	if s := parseMail(t, got[0].Data).Subject; !strings.HasPrefix(s, "[L3] Unauthorized change on web-01: file:/etc/ssh/sshd_config") {
-		t.Errorf("alert %q", s)
+	for rcpt, p := range byRecipient(t, got) {
+		if s := p.Subject; !strings.HasPrefix(s, "[L3] Unauthorized change on web-01: file:/etc/ssh/sshd_config") {
+			t.Errorf("alert to %s: %q", rcpt, s)
+		}
 	}
 	es, err := w.st.Emails(t.Context(), w.tenant.ID, store.EmailFilter{})
-	if err != nil || len(es) != 1 || es[0].Status != store.EmailSent || es[0].Attempts != 1 {
-		t.Errorf("outbox %+v (%v), want the alert sent at its first attempt", es, err)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("outbox %+v (%v), want the alert's two messages", es, err)
+	}
+	for _, e := range es {
+		if e.Status != store.EmailSent || e.Attempts != 1 {
+			t.Errorf("outbox %+v, want sent at its first attempt", e)
+		}
 	}
 }
 
-// outboxSent reports whether the outbox holds one email, sent.
+// outboxSent reports whether the outbox holds the alert's two messages,
+// sent.
 func outboxSent(t *testing.T, w *notifyWorld) bool {
 	t.Helper()
 	es, err := w.st.Emails(t.Context(), w.tenant.ID, store.EmailFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(es) == 1 && es[0].Status == store.EmailSent
+	return len(es) == 2 && es[0].Status == store.EmailSent && es[1].Status == store.EmailSent
 }

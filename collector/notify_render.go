@@ -28,18 +28,23 @@ func NewMailRenderer(links MailLinks) (*MailRenderer, error) {
 	return &MailRenderer{r: r, links: links}, nil
 }
 
-// preferences is the preference link of a tenant's recipients.
-func (m *MailRenderer) preferences(t store.Tenant) string {
-	return mailLink(m.links.Preferences, "tenant", t.ID)
+// preferences is a recipient's preference link: their signed token, or,
+// without one (a preview), the tenant's page for signed-in users.
+func (m *MailRenderer) preferences(t store.Tenant, rc notify.Recipient) string {
+	if rc.Token == "" {
+		return mailLink(m.links.Preferences, "tenant", t.ID)
+	}
+	return mailLink(m.links.Preferences, "t", rc.Token)
 }
 
-// unsubscribe is the unsubscription link of a tenant's list, as the
-// List-Unsubscribe header has it; empty when there is none.
-func (m *MailRenderer) unsubscribe(t store.Tenant, list notify.Kind) string {
-	if m.links.Unsubscribe == "" {
+// unsubscribe is a recipient's unsubscription link of the list their
+// token names, as the List-Unsubscribe header has it; empty when there is
+// none.
+func (m *MailRenderer) unsubscribe(rc notify.Recipient) string {
+	if m.links.Unsubscribe == "" || rc.Token == "" {
 		return ""
 	}
-	return mailLink(m.links.Unsubscribe, "list", string(list), "tenant", t.ID)
+	return mailLink(m.links.Unsubscribe, "t", rc.Token)
 }
 
 // Digest renders "This week in changes".
@@ -54,7 +59,7 @@ func (m *MailRenderer) Digest(d notify.DigestData) (notify.Content, error) {
 	dg := &reporter.Digest{
 		Period: string(d.Period), From: d.Window.Start, To: d.Window.End, Location: d.Location,
 		Tenants: []reporter.DigestTenant{{Tenant: mailTenant(d.Tenant), Changes: mailChanges(d.Tenant, d.Changes), Metrics: metrics}},
-		BaseURL: m.links.Base, PreferencesURL: m.preferences(d.Tenant), UnsubscribeURL: m.unsubscribe(d.Tenant, notify.KindDigest),
+		BaseURL: m.links.Base, PreferencesURL: m.preferences(d.Tenant, d.Recipient), UnsubscribeURL: m.unsubscribe(d.Recipient),
 	}
 	var html, text bytes.Buffer
 	if err := m.r.DigestHTML(&html, dg); err != nil {
@@ -70,7 +75,7 @@ func (m *MailRenderer) Digest(d notify.DigestData) (notify.Content, error) {
 func (m *MailRenderer) Alert(a notify.AlertData) (notify.Content, error) {
 	return m.alert(&reporter.Alert{
 		Level: reporter.Level3, Tenant: mailTenant(a.Tenant), Changes: mailChanges(a.Tenant, a.Changes), Update: a.Update,
-		Location: a.Location, BaseURL: m.links.Base, PreferencesURL: m.preferences(a.Tenant),
+		Location: a.Location, BaseURL: m.links.Base, PreferencesURL: m.preferences(a.Tenant, a.Recipient),
 	})
 }
 
@@ -79,7 +84,7 @@ func (m *MailRenderer) Summary(s notify.SummaryData) (notify.Content, error) {
 	return m.alert(&reporter.Alert{
 		Level: reporter.Level2, Tenant: mailTenant(s.Tenant), Changes: mailChanges(s.Tenant, s.Changes),
 		From: s.Window.Start, To: s.Window.End, Location: s.Location, BaseURL: m.links.Base,
-		PreferencesURL: m.preferences(s.Tenant), UnsubscribeURL: m.unsubscribe(s.Tenant, notify.KindSummary),
+		PreferencesURL: m.preferences(s.Tenant, s.Recipient), UnsubscribeURL: m.unsubscribe(s.Recipient),
 	})
 }
 
@@ -133,7 +138,7 @@ func mailChanges(t store.Tenant, cs []notify.Change) []reporter.MailChange {
 		mc := reporter.MailChange{
 			DriftID: c.ID, Host: reporter.HostRef{ID: c.HostID, Name: c.Host, TenantID: t.ID, TenantName: t.Name},
 			Key: c.Key, Change: baseline.ChangeKind(c.Kind), Verdict: reporter.Verdict(c.Verdict), Level: reporter.Level(c.Level),
-			FirstSeen: it.first.At, Summary: c.Summary, Diff: c.Diff, Note: c.Note,
+			FirstSeen: it.first.At, Summary: c.Summary, Diff: c.Diff, Note: c.Note, StandardChange: c.StandardChange,
 		}
 		if c.Ticket != "" || c.TicketRef != "" {
 			mc.Ticket = &reporter.TicketRef{ID: c.Ticket, Ref: c.TicketRef, Title: c.TicketTitle}

@@ -49,6 +49,8 @@ type mailServer struct {
 	// hold, when set, delays the answer to each message until it is
 	// closed.
 	hold chan struct{}
+	// refuse is the recipient the server refuses at RCPT, for good.
+	refuse string
 }
 
 // mailMsg is one message the server accepted.
@@ -129,9 +131,18 @@ type mailSession struct {
 }
 
 func (m *mailSession) Mail(from string, _ *smtp.MailOptions) error { m.from = from; return nil }
-func (m *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error   { m.to = append(m.to, to); return nil }
-func (m *mailSession) Reset()                                      { m.from, m.to = "", nil }
-func (m *mailSession) Logout() error                               { return nil }
+func (m *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	m.srv.mu.Lock()
+	refuse := m.srv.refuse
+	m.srv.mu.Unlock()
+	if refuse != "" && strings.EqualFold(to, refuse) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	}
+	m.to = append(m.to, to)
+	return nil
+}
+func (m *mailSession) Reset()        { m.from, m.to = "", nil }
+func (m *mailSession) Logout() error { return nil }
 func (m *mailSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -434,7 +445,7 @@ func TestAlertEmail(t *testing.T) {
 		t.Errorf("subject %q, want %q", p.Subject, want)
 	}
 	id := w.item("file:" + sshdConfig).ID
-	email, err := w.st.EmailByKey(t.Context(), w.tenant.ID, "alert/h_web01/file:/etc/ssh/sshd_config/20261104T1500Z")
+	email, err := w.st.EmailByKey(t.Context(), w.tenant.ID, "alert/h_web01/file:/etc/ssh/sshd_config/20261104T1500Z/to/oncall@msp.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +498,7 @@ func TestAlertEmail(t *testing.T) {
 			t.Errorf("link %q is not under the public URL's web report", l)
 		}
 	}
-	if !slices.Contains(links, notifyPublicURL+"/ui/notifications?tenant=tn_acme") {
+	if !slices.Contains(links, notifyPublicURL+"/ui/notifications?t="+linkToken(t, w.st, w.tenant.ID, "oncall@msp.example", store.ListAlert)) {
 		t.Errorf("no preference link in %q", links)
 	}
 	if strings.Contains(p.HTML, "<img") || strings.Contains(p.HTML, "<link") || strings.Contains(p.HTML, "src=") {
@@ -511,7 +522,8 @@ func TestDigestEmail(t *testing.T) {
 	if !strings.HasPrefix(p.Subject, "2 unauthorized changes on 1 host — Acme Corp — week ") {
 		t.Errorf("subject %q", p.Subject)
 	}
-	unsubscribe := "<" + notifyPublicURL + "/ui/notifications/unsubscribe?list=digest&tenant=tn_acme>"
+	tok := linkToken(t, w.st, w.tenant.ID, "ops@acme.example", store.ListDigest)
+	unsubscribe := "<" + notifyPublicURL + "/ui/notifications/unsubscribe?t=" + tok + ">"
 	for name, want := range map[string]string{
 		"List-Unsubscribe":      unsubscribe,
 		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -534,8 +546,8 @@ func TestDigestEmail(t *testing.T) {
 		"version 3.0.13-1 → 3.0.15-1",
 		"ticket: " + notifyPublicURL + "/ui/tickets/tk_1042",
 		fmt.Sprintf("[diff cut: 80 of %d lines shown; full diff: %s/ui/drift/%s]", strings.Count(itemContentDiff(t, nginx), "\n"), notifyPublicURL, nginx.ID),
-		"Email preferences: " + notifyPublicURL + "/ui/notifications?tenant=tn_acme",
-		"Unsubscribe: " + notifyPublicURL + "/ui/notifications/unsubscribe?list=digest&tenant=tn_acme",
+		"Email preferences: " + notifyPublicURL + "/ui/notifications?t=" + tok,
+		"Unsubscribe: " + notifyPublicURL + "/ui/notifications/unsubscribe?t=" + tok,
 	} {
 		if !strings.Contains(p.Text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, p.Text)
@@ -889,7 +901,7 @@ func TestLevel2Summary(t *testing.T) {
 	if want := "[L2] 2 unauthorized changes on 1 host — Acme Corp — 10:00–11:00"; p.Subject != want {
 		t.Errorf("subject %q, want %q", p.Subject, want)
 	}
-	if h := p.Header.Get("List-Unsubscribe"); h != "<"+notifyPublicURL+"/ui/notifications/unsubscribe?list=summary&tenant=tn_acme>" {
+	if h := p.Header.Get("List-Unsubscribe"); h != "<"+notifyPublicURL+"/ui/notifications/unsubscribe?t="+linkToken(t, w.st, w.tenant.ID, "lead@msp.example", store.ListSummary)+">" {
 		t.Errorf("List-Unsubscribe %q", h)
 	}
 	for _, want := range []string{"[L2 UNAUTHORIZED] package:openssl modified", "version 1.24 → 1.26", "[L2 UNAUTHORIZED] package:nginx modified"} {

@@ -41,7 +41,14 @@ type MailChange struct {
 	// change without one (baseline.Change.Note).
 	Diff string
 	Note string
+	// StandardChange is set when a standard change's package rule
+	// authorized the item.
+	StandardChange bool
 }
+
+// VerdictLabel returns the verdict for people, "Authorized (standard
+// change)" for an item a standard change authorized.
+func (c MailChange) VerdictLabel() string { return verdictLabel(c.Verdict, c.StandardChange) }
 
 // DigestMetrics are a tenant's figures for the digest's period.
 type DigestMetrics struct {
@@ -319,7 +326,7 @@ func (d *Digest) view() (*mailView, error) {
 		v.Title = "This month in changes"
 		v.Intro = from.Format("January 2006") + ": " + from.Format("2 Jan") + " – " + last.Format("2 Jan 2006") + " (" + v.loc.String() + ")"
 	default:
-		_, week := from.ISOWeek()
+		_, week := periodMiddle(d.From, d.To, v.loc).ISOWeek()
 		v.Title = "This week in changes"
 		v.Intro = "Week " + strconv.Itoa(week) + ": " + from.Format("Mon 2 Jan") + " – " + last.Format("Mon 2 Jan 2006") + " (" + v.loc.String() + ")"
 	}
@@ -400,7 +407,7 @@ func DigestSubject(d *Digest) string {
 	case PeriodMonth:
 		when = from.Format("January 2006")
 	default:
-		_, week := from.ISOWeek()
+		_, week := periodMiddle(d.From, d.To, from.Location()).ISOWeek()
 		when = "week " + strconv.Itoa(week)
 	}
 	return oneLine(what+" — "+tenantsName(d.Tenants)+" — "+when, 250)
@@ -427,7 +434,7 @@ func AlertSubject(a *Alert) string {
 	tenant := oneLine(a.Tenant.Name, 60)
 	if len(a.Changes) == 1 {
 		c := a.Changes[0]
-		return oneLine(prefix+c.Verdict.Label()+" change on "+oneLine(c.Host.Name, 60)+": "+oneLine(c.Key, 80)+" — "+tenant, 250)
+		return oneLine(prefix+c.VerdictLabel()+" change on "+oneLine(c.Host.Name, 60)+": "+oneLine(c.Key, 80)+" — "+tenant, 250)
 	}
 	hosts := map[string]bool{}
 	unauth := 0
@@ -526,7 +533,7 @@ func writeText(w io.Writer, v *mailView, metrics bool, what string) error {
 				if c.Ticket != nil {
 					ticket = "ticket " + textLine(c.Ticket.Label())
 				}
-				fmt.Fprintf(&b, "[%s %s] %s %s — %s\n", c.Level.Short(), strings.ToUpper(c.Verdict.Label()), textLine(c.Key), c.Change, ticket)
+				fmt.Fprintf(&b, "[%s %s] %s %s — %s\n", c.Level.Short(), strings.ToUpper(c.VerdictLabel()), textLine(c.Key), c.Change, ticket)
 				b.WriteString("  first seen " + v.Time(c.FirstSeen) + "\n")
 				if c.Summary != "" {
 					b.WriteString("  " + textLine(c.Summary) + "\n")
@@ -630,4 +637,15 @@ func (r *Renderer) parseEmail() error {
 		r.email[name] = t
 	}
 	return nil
+}
+
+// periodMiddle is the middle of a digest's period on loc's wall clock. A
+// weekly digest sent on Friday covers the seven days before it, which
+// start in the previous ISO week: it is named by the week its middle
+// falls in, as the outbox's dedupe key is.
+func periodMiddle(from, to time.Time, loc *time.Location) time.Time {
+	if !to.After(from) {
+		return from.In(loc)
+	}
+	return from.Add(to.Sub(from) / 2).In(loc)
 }

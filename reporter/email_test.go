@@ -39,6 +39,13 @@ func TestDigestSubject(t *testing.T) {
 			}
 		})
 	}
+	// A Friday 16:00 digest covers Friday to Friday: it is named by the
+	// week it is sent in, the week most of its days fall in.
+	fri := time.Date(2024, 11, 22, 16, 0, 0, 0, berlin)
+	d := &Digest{From: fri.AddDate(0, 0, -7), To: fri, Location: berlin, Period: PeriodWeek}
+	if got, want := DigestSubject(d), "No changes —  — week 47"; !strings.HasSuffix(got, "week 47") {
+		t.Errorf("subject of the digest sent on Friday of week 47: %q, want one ending like %q", got, want)
+	}
 }
 
 func TestAlertSubject(t *testing.T) {

@@ -43,6 +43,14 @@ const (
 	RouteAudit           = "GET /audit"
 	RouteOutbox          = "GET /outbox"
 	RouteStatic          = "GET /static/"
+
+	// The notification preferences: open and saved with a signed link
+	// from an email (no sign-in) or by a signed-in user; one-click
+	// unsubscription (RFC 8058) and its confirmation page.
+	RouteNotifications     = "GET /notifications"
+	RouteNotificationsSave = "POST /notifications"
+	RouteUnsubscribe       = "GET /notifications/unsubscribe"
+	RouteUnsubscribePost   = "POST /notifications/unsubscribe"
 )
 
 // Links builds the URLs of the web pages under a base: a path such as

@@ -328,6 +328,22 @@ type DriftRow struct {
 	LastSeen time.Time
 	// Ticket is the ticket the item is matched to, if any.
 	Ticket *TicketRef
+	// StandardChange is set when a standard change's package rule
+	// authorized the item: it happened inside a package-manager
+	// transaction the rule allows.
+	StandardChange bool
+}
+
+// VerdictLabel returns the verdict for people, "Authorized (standard
+// change)" for an item a standard change authorized.
+func (r DriftRow) VerdictLabel() string { return verdictLabel(r.Verdict, r.StandardChange) }
+
+// verdictLabel is v's label, marked for a standard change.
+func verdictLabel(v Verdict, standard bool) string {
+	if standard && v == VerdictAuthorized {
+		return "Authorized (standard change)"
+	}
+	return v.Label()
 }
 
 // FormState carries a form's values and errors back to the page after a

@@ -71,7 +71,7 @@ func (p *Page) DriftRows(rows []DriftRow, host bool) template.HTML {
 		w.WriteString("</span></td>\n<td class=\"vdt\"><span class=\"badge ")
 		w.attr(r.Verdict.Class())
 		w.WriteString(`">`)
-		w.text(r.Verdict.Label())
+		w.text(r.VerdictLabel())
 		w.WriteString("</span></td>")
 		if host {
 			w.WriteString("\n<td class=\"host\"><a href=\"")

@@ -12,6 +12,11 @@
 // with collector i mod n and sends its reports round-robin. The token must
 // have at least -hosts uses. Exit status: 0 success, 1 some requests
 // failed, 2 usage or enrollment error.
+//
+// -cpu NAME=COMMAND (repeatable, Linux) measures the CPU time of the
+// processes COMMAND prints the IDs of (run with sh -c at the start and the
+// end of the reports, so that processes started meanwhile count too), and
+// prints it per report: -cpu "collector=pgrep -d' ' -f driftwatch-collector".
 package main
 
 import (
@@ -19,10 +24,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
@@ -49,6 +57,8 @@ func run() int {
 	conc := flag.Int("concurrency", 32, "requests in flight")
 	prefix := flag.String("prefix", "", "host name `prefix` (default: load-<time>)")
 	insecure := flag.Bool("insecure", false, "allow http:// collectors")
+	var cpus cpuFlags
+	flag.Var(&cpus, "cpu", "`NAME=COMMAND`: measure the CPU time of the processes COMMAND lists (repeatable)")
 	flag.Parse()
 	if *collectors == "" || *token == "" || *nHosts < 1 || *nReports < 1 || *nChanges < 0 || *conc < 1 || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "loadgen: -collector and -token are required; -hosts, -reports and -concurrency must be positive")
@@ -103,6 +113,13 @@ func run() int {
 	}
 	results := make([]result, *nHosts**nReports)
 	var bytesSent atomic.Int64
+	for _, g := range cpus {
+		if err := g.begin(); err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: -cpu %s: %v\n", g.name, err)
+			return 2
+		}
+	}
+	selfStart := selfCPU()
 	start = time.Now()
 	for seq := 1; seq <= *nReports; seq++ {
 		pool(*nHosts, *conc, func(i int) {
@@ -117,6 +134,12 @@ func run() int {
 		})
 	}
 	took := time.Since(start)
+	selfUsed := selfCPU() - selfStart
+	for _, g := range cpus {
+		if err := g.end(); err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: -cpu %s: %v\n", g.name, err)
+		}
+	}
 
 	var all, initial, later []time.Duration
 	failed := 0
@@ -144,6 +167,16 @@ func run() int {
 	fmt.Printf("latency initial: p50 %v  p99 %v (snapshot of %d items)\n", pct(initial, 50), pct(initial, 99), *items)
 	if len(later) > 0 {
 		fmt.Printf("latency drift:   p50 %v  p99 %v (%d changes)\n", pct(later, 50), pct(later, 99), *nChanges)
+	}
+	if len(cpus) > 0 && ok > 0 {
+		var total time.Duration
+		for _, g := range cpus {
+			total += g.used
+			fmt.Printf("cpu %-12s %8.2f s  %6.2f ms/report  %3.0f%% of a core  (%d processes%s)\n", g.name+":", g.used.Seconds(),
+				float64(g.used.Microseconds())/1000/float64(ok), 100*g.used.Seconds()/took.Seconds(), g.procs, g.lostNote())
+		}
+		fmt.Printf("cpu %-12s %8.2f s  %6.2f ms/report\n", "measured:", total.Seconds(), float64(total.Microseconds())/1000/float64(ok))
+		fmt.Printf("cpu %-12s %8.2f s  %6.2f ms/report\n", "loadgen:", selfUsed.Seconds(), float64(selfUsed.Microseconds())/1000/float64(ok))
 	}
 	if failed > 0 {
 		return 1
@@ -244,4 +277,125 @@ func report(h *host, seq uint64, changes int) api.Report {
 	}
 	return api.Report{Sequence: seq, SnapshotDigest: digest, ItemCount: len(h.snap.Items), TakenAt: now, AgentVersion: "loadgen",
 		Sources: h.snap.Sources, Drift: d}
+}
+
+// cpuGroup is the processes one -cpu flag names and the CPU time they
+// used over the reports.
+type cpuGroup struct {
+	name, cmd string
+	start     map[int]time.Duration
+	used      time.Duration
+	procs     int // processes measured at the end
+	lost      int // processes of the start gone at the end (their time is not counted)
+}
+
+// cpuFlags is the -cpu flags.
+type cpuFlags []*cpuGroup
+
+func (f *cpuFlags) String() string { return "" }
+
+func (f *cpuFlags) Set(v string) error {
+	name, cmd, ok := strings.Cut(v, "=")
+	if !ok || name == "" || cmd == "" {
+		return fmt.Errorf("want NAME=COMMAND, not %q", v)
+	}
+	*f = append(*f, &cpuGroup{name: name, cmd: cmd})
+	return nil
+}
+
+func (g *cpuGroup) lostNote() string {
+	if g.lost == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d gone before the end and not counted", g.lost)
+}
+
+// pids runs the group's command and returns the process IDs it prints.
+func (g *cpuGroup) pids() ([]int, error) {
+	out, err := exec.Command("sh", "-c", g.cmd).Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.cmd, err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s printed %q, not a process ID", g.cmd, f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+func (g *cpuGroup) begin() error {
+	pids, err := g.pids()
+	if err != nil {
+		return err
+	}
+	g.start = make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		if t, err := procCPU(pid); err == nil {
+			g.start[pid] = t
+		}
+	}
+	return nil
+}
+
+func (g *cpuGroup) end() error {
+	pids, err := g.pids()
+	if err != nil {
+		return err
+	}
+	seen := map[int]bool{}
+	for _, pid := range pids {
+		t, err := procCPU(pid)
+		if err != nil {
+			continue
+		}
+		seen[pid] = true
+		g.procs++
+		g.used += t - g.start[pid] // a process started meanwhile: all of its time
+	}
+	for pid := range g.start {
+		if !seen[pid] {
+			g.lost++
+		}
+	}
+	return nil
+}
+
+// clockTick is the unit of /proc/PID/stat's times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns a process's user and system CPU time so far.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14 and stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// selfCPU returns loadgen's own CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,7 +3,7 @@
 // uses. The agent imports this package and nothing else of the collector.
 //
 // Every request carries the protocol version in the Driftwatch-Protocol
-// header ("1.2"); a collector refuses a major version it does not speak,
+// header ("1.3"); a collector refuses a major version it does not speak,
 // with an Error that lists the ones it does. Within a major version, fields
 // are only ever added; readers ignore fields they do not know.
 //
@@ -29,6 +29,12 @@
 //     …/revert), the audit log (GET /api/v1/audit, GET
 //     /api/v1/audit/verify) and change metrics (GET
 //     /api/v1/change-metrics).
+//   - 1.3: package-manager transactions in reports (Report.Transactions
+//     and Report.ItemTransactions: which drift happened inside an apt or
+//     dnf run, with its packages, command and user); CI deployment notes
+//     (POST/GET /api/v1/deployments); change-source connectors
+//     (/api/v1/connectors, admin only) and their signed webhooks
+//     (POST /api/v1/webhooks/{connector}).
 package api
 
 import (
@@ -39,7 +45,7 @@ import (
 )
 
 // ProtocolVersion is the protocol version this package speaks.
-const ProtocolVersion = "1.2"
+const ProtocolVersion = "1.3"
 
 // ProtocolHeader is the request header that carries ProtocolVersion.
 const ProtocolHeader = "Driftwatch-Protocol"
@@ -134,6 +140,57 @@ type Report struct {
 	// (keeping who approved it, when and why), and Drift is relative to
 	// it. Its content digests are listed in Blobs too. (1.1)
 	Baseline *Baseline `json:"baseline,omitempty"`
+	// Transactions are the package-manager transactions that changes of
+	// Drift happened in, each once. (1.3)
+	Transactions []PackageTransaction `json:"transactions,omitempty"`
+	// ItemTransactions maps the key of a change in Drift to the ID of the
+	// transaction in Transactions it happened in; changes made outside
+	// every transaction are not in it. (1.3)
+	ItemTransactions map[string]string `json:"item_transactions,omitempty"`
+}
+
+// Package managers, the values of PackageTransaction.Manager. (1.3)
+const (
+	ManagerApt  = "apt"
+	ManagerDpkg = "dpkg"
+	ManagerDnf  = "dnf"
+	ManagerRPM  = "rpm"
+)
+
+// PackageTransaction is one package-manager run on a host, as an agent
+// recorded it through the package manager's hooks: what it changed, who
+// ran it and when. (1.3)
+type PackageTransaction struct {
+	// ID names the transaction uniquely on the host.
+	ID string `json:"id"`
+	// Manager is apt, dpkg, dnf or rpm.
+	Manager string `json:"manager"`
+	// Command is the package manager's command line ("apt-get install -y
+	// nginx"); empty when it could not be read.
+	Command string `json:"command,omitempty"`
+	// User is who ran it: the user behind sudo, else the login user.
+	User string `json:"user,omitempty"`
+	// Started and Ended bound the run; Ended is absent while it is in
+	// progress.
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Incomplete is set when the package manager did not report its end
+	// (killed, or the host went down).
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Packages are the packages it changed, sorted by name.
+	Packages []PackageChange `json:"packages"`
+}
+
+// PackageChange is one package a transaction changed. (1.3)
+type PackageChange struct {
+	Name string `json:"name"`
+	Arch string `json:"arch,omitempty"`
+	// From is the version before (empty for an installation), To the
+	// version after (empty for a removal).
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Action is install, upgrade, downgrade, reinstall, remove or purge.
+	Action string `json:"action"`
 }
 
 // ReportResponse acknowledges a report.
@@ -427,4 +484,227 @@ type AuditVerification struct {
 	// BrokenAt is the first entry that does not verify; Problem says why.
 	BrokenAt uint64 `json:"broken_at,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+}
+
+// PathTenants is where a tenant's own resources live:
+// PathTenants + "/{tenant}/notify" is its notification settings.
+const PathTenants = "/api/v1/tenants"
+
+// NotifySettings are a tenant's notification settings, as
+// GET and PUT /api/v1/tenants/{tenant}/notify carry them; the same
+// settings as a notify block of the collector configuration, checked the
+// same way. A tenant with a notify block in the configuration follows the
+// block, not these.
+type NotifySettings struct {
+	// Digest is the cron expression of the digest ("0 16 * * FRI");
+	// empty: the period's default.
+	Digest string `json:"digest,omitempty"`
+	// TimeZone is the IANA zone of the schedule and quiet hours
+	// ("America/New_York"); empty: UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Period is what a digest covers: "day", "week" or "month".
+	Period string `json:"period,omitempty"`
+	// Recipients get the digest.
+	Recipients []string `json:"recipients,omitempty"`
+	// AlertLevel3 get level 3 changes at once (on-call).
+	AlertLevel3 []string `json:"alert_level3,omitempty"`
+	// Level3Window is the span level 3 changes of one item coalesce in
+	// ("10m").
+	Level3Window string `json:"level3_window,omitempty"`
+	// AlertLevel2 get the level 2 summary (the tech lead).
+	AlertLevel2 []string `json:"alert_level2,omitempty"`
+	// Level2Every is how often the level 2 summary goes out ("1h").
+	Level2Every string `json:"level2_every,omitempty"`
+	// QuietHours hold digests and summaries ("22:00-07:00").
+	QuietHours string `json:"quiet_hours,omitempty"`
+	// Mandatory names the lists recipients may not leave: "digest",
+	// "summary", "alert".
+	Mandatory []string `json:"mandatory,omitempty"`
+}
+
+// TenantNotify is a tenant's notification settings with their version.
+type TenantNotify struct {
+	Tenant   string         `json:"tenant"`
+	Settings NotifySettings `json:"settings"`
+	// Version counts the changes, from 1.
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by,omitempty"`
+}
+
+// Paths of the change-source connectors. PathWebhooks + {connector}
+// receives a connector's signed deliveries; it is authenticated by the
+// signature, not a bearer token, and needs no protocol header.
+const (
+	PathConnectors = "/api/v1/connectors"
+	PathWebhooks   = "/api/v1/webhooks/"
+)
+
+// Where a connector was configured (Connector.Source).
+const (
+	ConnectorFromAPI    = "api"
+	ConnectorFromConfig = "config"
+)
+
+// Connector is a change-source connector: POST /api/v1/connectors and
+// PUT /api/v1/connectors/{name} take it, GET gives it back with its status
+// and without its credentials.
+type Connector struct {
+	Name string `json:"name"`
+	// Tenant is the name of the tenant whose tickets it keeps: the
+	// tenant the request acts in (empty in a request, or the same).
+	Tenant string `json:"tenant"`
+	// Kind is servicenow, jira, halopsa, connectwise or webhook.
+	Kind    string `json:"kind"`
+	URL     string `json:"url,omitempty"`
+	AuthURL string `json:"auth_url,omitempty"`
+	// Poll is the interval between polls ("5m", at least "30s").
+	Poll     string `json:"poll,omitempty"`
+	Filter   string `json:"filter,omitempty"`
+	PageSize int    `json:"page_size,omitempty"`
+	// Mapping changes how external records become tickets.
+	Mapping *ConnectorMapping `json:"mapping,omitempty"`
+	// Credentials are write-only: stored encrypted, never returned.
+	// CredentialsFile and CredentialsEnv name where the collector reads
+	// them instead. At most one of the three is given.
+	Credentials     *ConnectorCredentials `json:"credentials,omitempty"`
+	CredentialsFile string                `json:"credentials_file,omitempty"`
+	CredentialsEnv  string                `json:"credentials_env,omitempty"`
+	// HasCredentials is set in answers when credentials are stored.
+	HasCredentials bool `json:"has_credentials,omitempty"`
+	// Source is "api" or "config" (a collector's configuration file:
+	// read-only here). Set in answers.
+	Source string `json:"source,omitempty"`
+	// Status is the connector's health; set in answers once it ran.
+	Status *ConnectorStatus `json:"status,omitempty"`
+	// CreatedAt and UpdatedAt are set in answers.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// ConnectorMapping is a connector's mapping block.
+type ConnectorMapping struct {
+	Fields          map[string]string `json:"fields,omitempty"`
+	States          map[string]string `json:"states,omitempty"`
+	Approvals       map[string]string `json:"approvals,omitempty"`
+	ItemLabelPrefix *string           `json:"item_label_prefix,omitempty"`
+	HostLabelPrefix *string           `json:"host_label_prefix,omitempty"`
+	DefaultItems    []string          `json:"default_items,omitempty"`
+	Origin          string            `json:"origin,omitempty"`
+	TimeZone        string            `json:"time_zone,omitempty"`
+}
+
+// ConnectorCredentials are what a connector logs in with; which fields
+// count depends on its kind (secret: a webhook's shared secret).
+type ConnectorCredentials struct {
+	Username     string `json:"username,omitempty"`
+	Password     string `json:"password,omitempty"`
+	Token        string `json:"token,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Company      string `json:"company,omitempty"`
+	PublicKey    string `json:"public_key,omitempty"`
+	PrivateKey   string `json:"private_key,omitempty"`
+	Secret       string `json:"secret,omitempty"`
+}
+
+// ConnectorStatus is a connector's health.
+type ConnectorStatus struct {
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	AuthFailed  bool      `json:"auth_failed,omitempty"`
+	Failures    int       `json:"failures,omitempty"`
+	Created     int       `json:"created"`
+	Updated     int       `json:"updated"`
+	Unchanged   int       `json:"unchanged"`
+	Rejected    int       `json:"rejected"`
+	// Rejects are the records the last sync rejected, and why.
+	Rejects []ConnectorReject `json:"rejects,omitempty"`
+	// Stale: no success for three poll intervals (or never).
+	Stale bool `json:"stale"`
+}
+
+// ConnectorReject is a record a connector did not import.
+type ConnectorReject struct {
+	Reference string `json:"reference"`
+	Reason    string `json:"reason"`
+}
+
+// ConnectorList is the answer of GET /api/v1/connectors.
+type ConnectorList struct {
+	Connectors []Connector `json:"connectors"`
+}
+
+// PathDeployments is where CI deployment notes are recorded (POST) and
+// listed (GET). (1.3)
+const PathDeployments = "/api/v1/deployments"
+
+// DeploymentRequest records a CI deployment: a commit deployed under a
+// change ticket to some hosts. (1.3)
+type DeploymentRequest struct {
+	// Ticket is the change ticket's reference or ID; required.
+	Ticket string `json:"ticket"`
+	// Environment is where it was deployed to ("prod").
+	Environment string `json:"environment,omitempty"`
+	// Commit is the deployed revision; required.
+	Commit string `json:"commit"`
+	// Repository and PipelineURL are http(s) URLs of the repository and
+	// the pipeline run.
+	Repository  string `json:"repository,omitempty"`
+	PipelineURL string `json:"pipeline_url,omitempty"`
+	// Hosts are host names or IDs; Labels select hosts by their labels
+	// ({"role": "web"}: every host with role=web). At least one of the
+	// two; the deployment is to the hosts of both.
+	Hosts  []string          `json:"hosts,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// At is when it was deployed, RFC 3339; now when empty.
+	At string `json:"at,omitempty"`
+}
+
+// DeploymentHost is a host a deployment went to. (1.3)
+type DeploymentHost struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Deployment is a recorded CI deployment. (1.3)
+type Deployment struct {
+	ID string `json:"id"`
+	// Ticket is the ticket's reference (its ID when it has none),
+	// TicketID its ID, TicketState its state now.
+	Ticket      string            `json:"ticket"`
+	TicketID    string            `json:"ticket_id"`
+	TicketState string            `json:"ticket_state,omitempty"`
+	Environment string            `json:"environment,omitempty"`
+	Commit      string            `json:"commit"`
+	Repository  string            `json:"repository,omitempty"`
+	PipelineURL string            `json:"pipeline_url,omitempty"`
+	Hosts       []DeploymentHost  `json:"hosts"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	At          time.Time         `json:"at"`
+	RecordedAt  time.Time         `json:"recorded_at"`
+	By          string            `json:"by"`
+	// Authorizes says whether the ticket's state lets the deployment
+	// authorize drift now; Note explains when it does not (a ticket not
+	// yet approved: the deployment is recorded and authorizes once the
+	// ticket is approved).
+	Authorizes bool   `json:"authorizes"`
+	Note       string `json:"note,omitempty"`
+	// WindowBefore and WindowAfter bound the drift the deployment
+	// authorizes on its hosts: observed from WindowBefore before At to
+	// WindowAfter after it ("10m", "30m"). Only in the answer to POST.
+	WindowBefore string `json:"window_before,omitempty"`
+	WindowAfter  string `json:"window_after,omitempty"`
+	// Reconciled is how many outstanding drift items of its hosts changed
+	// verdict when it was recorded. Only in the answer to POST.
+	Reconciled int `json:"reconciled,omitempty"`
+}
+
+// DeploymentPage is one page of GET /api/v1/deployments. (1.3)
+type DeploymentPage struct {
+	Deployments []Deployment `json:"deployments"`
+	// Next is the cursor of the next page; empty after the last.
+	Next string `json:"next,omitempty"`
 }

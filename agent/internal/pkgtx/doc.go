@@ -60,14 +60,20 @@
 //
 // # On the wire
 //
-// A drift item inside a transaction carries the Transaction as JSON:
+// A report (protocol 1.3) carries the transactions its new changes
+// happened in, each once, and the transaction of each such change by key
+// (ForReport, Transaction.Wire; Seen keeps when each drifting state was
+// first seen, so that a change a later report repeats is not attributed
+// again):
 //
-//	{"id": "20250114T021503.120000000Z-apt-81234", "tool": "apt",
-//	 "command": "apt-get upgrade -y", "user": "alice",
-//	 "started": "2025-01-14T02:15:03.12Z", "ended": "2025-01-14T02:15:41.87Z",
-//	 "packages": [{"name": "openssl", "arch": "amd64", "from": "3.0.15-1~deb12u1",
-//	               "to": "3.0.16-1~deb12u1", "action": "upgrade"}]}
+//	"transactions": [{"id": "20250114T021503.120000000Z-apt-81234", "manager": "apt",
+//	  "command": "apt-get upgrade -y", "user": "alice",
+//	  "started": "2025-01-14T02:15:03.12Z", "ended": "2025-01-14T02:15:41.87Z",
+//	  "packages": [{"name": "openssl", "arch": "amd64", "from": "3.0.15-1~deb12u1",
+//	                "to": "3.0.16-1~deb12u1", "action": "upgrade"}]}],
+//	"item_transactions": {"file:/etc/ssl/openssl.cnf": "20250114T021503.120000000Z-apt-81234"}
 //
 // "ended" is absent while the transaction is in progress; "incomplete" is
-// true when the package manager did not report its end.
+// true when the package manager did not report its end. The collector
+// matches them to the tenant's standard changes.
 package pkgtx

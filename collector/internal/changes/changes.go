@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,6 +27,7 @@ import (
 	"github.com/driftwatch/driftwatch/collector/internal/auth"
 	"github.com/driftwatch/driftwatch/collector/internal/policy"
 	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
+	"github.com/driftwatch/driftwatch/collector/internal/reconcile/pattern"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/collector/internal/ticket"
 )
@@ -42,6 +44,8 @@ type Manager struct {
 	Log *zap.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	engines engineCache // see cachedEngine
 }
 
 func (m *Manager) now() time.Time {
@@ -127,7 +131,11 @@ func (m *Manager) engine(ctx context.Context, tenantID string) (*reconcile.Engin
 		}
 		tks = append(tks, tk)
 	}
-	return reconcile.New(tenantID, pol, tks)
+	eng, err := reconcile.New(tenantID, pol, tks)
+	if err != nil {
+		return nil, err
+	}
+	return m.withDeployments(ctx, tenantID, eng)
 }
 
 // stateDigest identifies the state a change leads to.
@@ -155,8 +163,11 @@ func attrNames(c *baseline.Change) []string {
 
 // AfterReport applies a stored report's drift to the host's drift items
 // and reconciles the items it opened or changed. A report older than the
-// host's newest applied one changes nothing.
-func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift) (store.ApplyResult, error) {
+// host's newest applied one changes nothing. txs are the package
+// transactions the report carries, each with the keys of its changes
+// that happened in it (Items with the keys only); they are stored, and
+// the changes judged with them.
+func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) (store.ApplyResult, error) {
 	var obs []store.DriftObservation
 	if d != nil {
 		obs = make([]store.DriftObservation, 0, len(d.Changes))
@@ -173,6 +184,7 @@ func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, rec
 			obs = append(obs, store.DriftObservation{Key: c.Key, Kind: c.Kind, Change: c.Change, StateDigest: stateDigest(c), ChangeDoc: doc, NewID: id})
 		}
 	}
+	byTx := m.putTransactions(ctx, h, seq, received, obs, txs)
 	res, err := m.Store.ApplyDrift(ctx, h.TenantID, h.ID, seq, received, obs)
 	if err != nil || res.Stale {
 		return res, err
@@ -181,27 +193,62 @@ func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, rec
 	if len(judge) == 0 {
 		return res, nil
 	}
-	eng, err := m.engine(ctx, h.TenantID)
+	eng, err := m.cachedEngine(ctx, h.TenantID)
 	if err != nil {
 		return res, err
 	}
+	// The items are this report's changes: judged from the report's
+	// drift as decoded, not from their stored documents again.
+	byKey := make(map[string]*baseline.Change, len(judge))
+	if d != nil {
+		for i := range d.Changes {
+			byKey[d.Changes[i].Key] = &d.Changes[i]
+		}
+	}
 	items := make([]reconcile.Item, 0, len(judge))
 	for _, di := range judge {
-		items = append(items, itemOf(di, h))
+		if c := byKey[di.Key]; c != nil {
+			items = append(items, itemOfChange(di, h, c))
+		} else {
+			items = append(items, itemOf(di, h))
+		}
+		items[len(items)-1].Transaction = byTx[di.Key]
 	}
-	_, err = m.Store.SetVerdicts(ctx, h.TenantID, m.now(), updates(eng.EvaluateAll(items)))
+	// Only verdicts that change are written: an item modified again
+	// mostly keeps its verdict, and then the report needs no write.
+	us := updates(eng.EvaluateAll(items))
+	changed := us[:0]
+	for i, u := range us {
+		if di := judge[i]; di.ID != u.ItemID || di.Verdict != u.Verdict || di.Level != u.Level || di.Rule != u.Rule ||
+			di.VerdictReason != u.Reason || !slices.Equal(di.Tickets, u.Tickets) {
+			changed = append(changed, u)
+		}
+	}
+	if len(changed) == 0 {
+		return res, nil
+	}
+	_, err = m.Store.SetVerdicts(ctx, h.TenantID, m.now(), changed)
 	return res, err
 }
 
 // itemOf is a drift item as reconciliation sees it.
 func itemOf(di store.DriftItem, h store.Host) reconcile.Item {
+	var c baseline.Change
+	if json.Unmarshal(di.ChangeDoc, &c) != nil {
+		return itemOfChange(di, h, nil)
+	}
+	return itemOfChange(di, h, &c)
+}
+
+// itemOfChange is itemOf with the item's change already decoded (nil when
+// its document does not decode).
+func itemOfChange(di store.DriftItem, h store.Host, c *baseline.Change) reconcile.Item {
 	it := reconcile.Item{ID: di.ID, Host: reconcile.Host{Name: h.Name, Labels: h.Labels}, Key: di.Key, Change: di.Change, ObservedAt: di.ChangedAt}
 	if it.ObservedAt.IsZero() {
 		it.ObservedAt = di.FirstSeen
 	}
-	var c baseline.Change
-	if json.Unmarshal(di.ChangeDoc, &c) == nil {
-		it.Attrs = attrNames(&c)
+	if c != nil {
+		it.Attrs = attrNames(c)
 	}
 	return it
 }
@@ -223,6 +270,7 @@ var outstanding = []string{store.DriftOpen, store.DriftRevertRequested}
 // a ticket or the policy changed) and returns how many verdicts or levels
 // changed; each change is in the item's history with reason.
 func (m *Manager) Reconcile(ctx context.Context, tenantID, reason string) (int, error) {
+	m.invalidate(tenantID)
 	eng, err := m.engine(ctx, tenantID)
 	if err != nil {
 		return 0, err
@@ -245,6 +293,11 @@ func (m *Manager) Reconcile(ctx context.Context, tenantID, reason string) (int, 
 		items := make([]reconcile.Item, 0, len(page))
 		for _, di := range page {
 			items = append(items, itemOf(di, byID[di.HostID]))
+		}
+		if eng.HasPackageRules() {
+			if err := m.lookupTransactions(ctx, tenantID, page, items); err != nil {
+				return changed, err
+			}
 		}
 		us := updates(eng.EvaluateAll(items))
 		for i := range us {
@@ -648,4 +701,136 @@ func (m *Manager) Approved(ctx context.Context, tenantID, hostID string, meta ba
 	_, err = m.Store.ResolveDrift(ctx, tenantID, store.DriftResolution{ItemIDs: ids, Status: store.DriftPromoted, By: meta.ApprovedBy, At: now, Reason: reason, TicketRef: ref},
 		store.AuditEntry{At: now, Actor: meta.ApprovedBy, Action: audit.ActionDriftPromote, Subject: ids[0], Detail: detail})
 	return err
+}
+
+// Link is what Amend did.
+type Link struct {
+	// Ticket is the ticket afterwards.
+	Ticket *ticket.Ticket
+	// Amended is false when the ticket's scope already covered the item:
+	// nothing of the ticket changed, and only the verdicts were decided
+	// again.
+	Amended bool
+	// Before is the ticket's state before; Ticket.State differs when the
+	// amendment sent the ticket back for review.
+	Before ticket.State
+	// Item is the drift item, as it was before; HostName names its host.
+	Item     store.DriftItem
+	HostName string
+}
+
+// Amend links a drift item to a ticket (by ID or reference): when the
+// ticket's scope does not cover the item yet, it is amended, as by, to
+// name the item's host and a pattern that matches the item's key alone,
+// with reason in the ticket's history and an audit entry that names the
+// item. A change of scope sends a reviewed or approved ticket back for
+// review, as every change of what a ticket authorizes does, and is
+// refused during implementation. Then the tenant's outstanding drift is
+// reconciled again, which decides the item's verdict under the ticket.
+// store.ErrNotFound (wrapped) when there is no such ticket or item;
+// store.ErrConflict when the ticket changed meanwhile.
+func (m *Manager) Amend(ctx context.Context, tenantID, ticketID, itemID string, by ticket.Actor, reason string) (Link, error) {
+	di, err := m.Store.DriftItem(ctx, tenantID, itemID)
+	if err != nil {
+		return Link{}, fmt.Errorf("link drift item %s to ticket %s: %w", itemID, ticketID, err)
+	}
+	hs, err := m.Store.Host(ctx, tenantID, di.HostID)
+	if err != nil {
+		return Link{}, fmt.Errorf("link drift item %s to ticket %s: %w", itemID, ticketID, err)
+	}
+	tk, err := m.Ticket(ctx, tenantID, ticketID)
+	if err != nil {
+		return Link{}, fmt.Errorf("link drift item %s to ticket %s: %w", itemID, ticketID, err)
+	}
+	l := Link{Ticket: tk, Before: tk.State, Item: di, HostName: hs.Name}
+	spec := tk.Spec
+	spec.Scope.Hosts = slices.Clone(spec.Scope.Hosts)
+	spec.Scope.Items = slices.Clone(spec.Scope.Items)
+	if !ScopeHasHost(tk.Scope, hs) {
+		spec.Scope.Hosts = append(spec.Scope.Hosts, hs.Name)
+	}
+	if !ScopeHasItem(tk.Scope, di.Key) {
+		spec.Scope.Items = append(spec.Scope.Items, KeyPattern(di.Key))
+	}
+	if len(spec.Scope.Hosts) != len(tk.Scope.Hosts) || len(spec.Scope.Items) != len(tk.Scope.Items) {
+		pol, _, err := m.Policy(ctx, tenantID)
+		if err != nil {
+			return Link{}, err
+		}
+		now := m.now()
+		tr, err := tk.Amend(spec, by, pol, now, fmt.Sprintf("linked drift %s on %s: %s", di.Key, hs.Name, reason))
+		if err != nil {
+			return Link{}, err
+		}
+		if tr.Action != "" {
+			doc, err := json.Marshal(tk)
+			if err != nil {
+				return Link{}, fmt.Errorf("encode ticket %s: %w", tk.ID, err)
+			}
+			row := ticketRow(tk)
+			row.Doc = doc
+			row.Version = tk.Version - 1
+			detail, _ := json.Marshal(map[string]any{"ticket": tk.Name(), "action": tr.Action, "from": tr.From, "to": tr.To,
+				"comment": tr.Comment, "role": tr.By.Role, "changed": tr.Changed, "drift_item": di.ID, "host": hs.Name, "key": di.Key})
+			w := store.TicketWrite{Ticket: row, Audit: store.AuditEntry{TenantID: tk.TenantID, At: now, Actor: by.Email,
+				Action: audit.ActionTicketUpdate, Subject: tk.ID, Detail: detail}}
+			if tr.From != tr.To {
+				w.Transition = &store.TicketTransition{At: tr.At, Actor: tr.By.Email, Role: string(tr.By.Role), From: string(tr.From),
+					To: string(tr.To), Comment: tr.Comment}
+			}
+			if _, err := m.Store.UpdateTicket(ctx, w); err != nil {
+				return Link{}, fmt.Errorf("link drift item %s to ticket %s: %w", itemID, tk.Name(), err)
+			}
+			l.Amended = true
+		}
+	}
+	if _, err := m.Reconcile(ctx, tenantID, fmt.Sprintf("drift %s linked to ticket %s by %s", di.Key, tk.Name(), by.Email)); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// ScopeHasHost reports whether a ticket's scope names the host, by name,
+// glob or labels.
+func ScopeHasHost(s ticket.Scope, hs store.Host) bool {
+	for _, n := range s.Hosts {
+		if n == hs.Name || pattern.MatchGlob(n, hs.Name) {
+			return true
+		}
+	}
+	if len(s.Labels) == 0 {
+		return false
+	}
+	for _, l := range s.Labels {
+		k, v, _ := strings.Cut(l, "=")
+		if got, ok := hs.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ScopeHasItem reports whether one of a ticket's item patterns matches
+// the key.
+func ScopeHasItem(s ticket.Scope, key string) bool {
+	for _, ps := range s.Items {
+		if pt, err := pattern.Compile(ps); err == nil && pt.Match(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyPattern is the item pattern that matches exactly one key.
+func KeyPattern(key string) string {
+	var b strings.Builder
+	kind, name, _ := strings.Cut(key, ":")
+	b.WriteString(kind + ":")
+	for _, r := range name {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -70,6 +71,10 @@ type Collector struct {
 	Notify []notify.Policy
 	// Connectors are the connector blocks, in the order written.
 	Connectors []connector.Config
+	// TrustedProxies are the proxies in front of the collector whose
+	// X-Forwarded-For header the web report believes for the client's
+	// address; none when empty. A bare address is a prefix of one.
+	TrustedProxies []netip.Prefix
 
 	// Path is the file the configuration was read from.
 	Path string
@@ -119,6 +124,8 @@ type file struct {
 	SMTP       *smtpBlock        `hcl:"smtp,block"`
 	Notify     []*notifyBlock    `hcl:"notify,block"`
 	Connectors []*connectorBlock `hcl:"connector,block"`
+	// TrustedProxies are CIDRs or addresses.
+	TrustedProxies []string `hcl:"trusted_proxies,optional"`
 }
 
 type tlsBlock struct {
@@ -264,6 +271,39 @@ func (c *Collector) fill(raw *file, root hcl.Body) hcl.Diagnostics {
 	diags = append(diags, c.fillSMTP(raw.SMTP, root)...)
 	diags = append(diags, c.fillNotify(raw.Notify, root)...)
 	diags = append(diags, c.fillConnectors(raw.Connectors, root)...)
+	diags = append(diags, c.fillTrustedProxies(raw.TrustedProxies, root)...)
+	return diags
+}
+
+// fillTrustedProxies parses trusted_proxies: CIDRs ("10.0.0.0/8") or
+// single addresses.
+func (c *Collector) fillTrustedProxies(ps []string, root hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, s := range ps {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(s, "/") {
+			p, err = netip.ParsePrefix(s)
+			if err == nil && p != p.Masked() {
+				err = fmt.Errorf("host bits are set; the network is %s", p.Masked())
+			}
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(s); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(root, "trusted_proxies"), "Invalid trusted_proxies",
+				fmt.Sprintf("Entry %d, %q, must be a CIDR such as \"10.0.0.0/8\" or an address such as \"192.0.2.10\": %v.", i+1, s, err)))
+			continue
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// The web report compares IPv4 clients as IPv4.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
 	return diags
 }
 

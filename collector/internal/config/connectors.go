@@ -73,6 +73,9 @@ func (c *Collector) fillConnectors(blocks []*connectorBlock, root hcl.Body) hcl.
 		if !slices.Contains(connector.Kinds, b.Kind) {
 			at("kind", "Unknown connector kind", fmt.Sprintf("kind must be one of %s, not %q.", strings.Join(connector.Kinds, ", "), b.Kind))
 		}
+		if detail := connector.CheckFilter(b.Kind, b.Filter); detail != "" {
+			at("filter", "Invalid connector filter", detail)
+		}
 		if b.Kind != connector.KindWebhook || b.URL != "" {
 			if detail := checkConnectorURL("url", b.URL); detail != "" {
 				at("url", "Invalid connector url", detail)

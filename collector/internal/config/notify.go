@@ -42,6 +42,7 @@ type notifyBlock struct {
 	AlertLevel2  []string `hcl:"alert_level2,optional"`
 	Level2Every  string   `hcl:"level2_every,optional"`
 	QuietHours   string   `hcl:"quiet_hours,optional"`
+	Mandatory    []string `hcl:"mandatory,optional"`
 	Body         hcl.Body `hcl:",body"`
 }
 
@@ -196,7 +197,7 @@ func (c *Collector) fillNotify(blocks []*notifyBlock, root hcl.Body) hcl.Diagnos
 		p, err := notify.Settings{
 			Digest: b.Digest, TimeZone: b.TimeZone, Period: b.Period,
 			Recipients: b.Recipients, AlertLevel3: b.AlertLevel3, Level3Window: b.Level3Window,
-			AlertLevel2: b.AlertLevel2, Level2Every: b.Level2Every, QuietHours: b.QuietHours,
+			AlertLevel2: b.AlertLevel2, Level2Every: b.Level2Every, QuietHours: b.QuietHours, Mandatory: b.Mandatory,
 		}.Compile()
 		if se, ok := err.(*notify.SettingsError); ok {
 			for _, prob := range se.Problems {

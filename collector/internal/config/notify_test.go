@@ -104,6 +104,7 @@ func TestNotifyErrors(t *testing.T) {
 		{"window too long", smtpOK + "notify \"acme\" {\n  alert_level3 = [\"oncall@msp.example\"]\n  level3_window = \"2d\"\n}\n", "7:19", "level3_window must be from 1m to 24h"},
 		{"summary too often", smtpOK + "notify \"acme\" {\n  alert_level2 = [\"lead@msp.example\"]\n  level2_every = \"1m\"\n}\n", "7:18", "level2_every must be from 5m to 24h"},
 		{"bad quiet hours", smtpOK + "notify \"acme\" {\n  recipients = [\"ops@acme.example\"]\n  quiet_hours = \"22-7\"\n}\n", "7:17", `quiet hours "22-7"`},
+		{"bad mandatory list", smtpOK + "notify \"acme\" {\n  alert_level3 = [\"oncall@msp.example\"]\n  mandatory = [\"alert\", \"pager\"]\n}\n", "7:25", `"pager" is not a list`},
 		{"unknown notify attribute", smtpOK + "notify \"acme\" {\n  recipients = [\"ops@acme.example\"]\n  cc = [\"x@acme.example\"]\n}\n", "7:3", `An argument named "cc" is not expected here`},
 	}
 	for _, tt := range tests {
@@ -171,5 +172,19 @@ func TestPasswordNotInMessage(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error shows the password: %v", err)
 		}
+	}
+}
+
+// TestNotifyMandatory: a notify block marks lists recipients may not
+// leave.
+func TestNotifyMandatory(t *testing.T) {
+	src := smtpOK + "notify \"acme\" {\n  alert_level3 = [\"oncall@msp.example\"]\n  mandatory = [\"alert\", \"Digest\"]\n}\n"
+	cfg, err := Parse([]byte(src), "c.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Notify[0].Mandatory
+	if !got[notify.KindAlert] || !got[notify.KindDigest] || got[notify.KindSummary] || len(got) != 2 {
+		t.Errorf("mandatory %v, want alert and digest", got)
 	}
 }

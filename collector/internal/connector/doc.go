@@ -21,7 +21,15 @@
 // records with the connector's field mapping and imports them through the
 // same Syncer. Jira's signed webhooks use it with Jira's payload.
 //
+// The collector keeps each connector's state in its store (StoreState),
+// shared by every collector on it, and polls a connector only while it
+// holds the connector's lease (StoreLease), so that of several collectors
+// one polls at a time. Healths judges which connectors are stale.
+//
 // Credentials are read from a file or an environment variable at every
-// poll, so that a rotated secret is picked up, and are never logged or
-// put in an error.
+// poll, so that a rotated secret is picked up, or, given through the API,
+// kept sealed with AES-256-GCM (Sealer) under a key file of the
+// collector's; they are never logged or put in an error. FromAPI checks a
+// connector given through the API as the configuration file's blocks are
+// checked.
 package connector

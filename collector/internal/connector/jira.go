@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/driftwatch/driftwatch/collector/internal/ticket"
@@ -178,31 +179,52 @@ func (j *jira) record(issue object) Record {
 	return r
 }
 
+// jiraApprovalPage is the page size asked of the approvals endpoint, and
+// jiraMaxApprovals bounds how many approvals of one request are read.
+const (
+	jiraApprovalPage = 50
+	jiraMaxApprovals = 1000
+)
+
 // approvals sets a record's approval from its service desk approvals: any
 // declined is rejected, all approved is approved, any pending is
 // requested, none is none. An issue that is not a service desk request
 // (404) has none.
 func (j *jira) approvals(ctx context.Context, c *client, r *Record) error {
-	var page struct {
-		Values []struct {
-			FinalDecision string `json:"finalDecision"`
-			Approvers     []struct {
-				Approver struct {
-					EmailAddress string `json:"emailAddress"`
-					DisplayName  string `json:"displayName"`
-				} `json:"approver"`
-				ApproverDecision string `json:"approverDecision"`
-			} `json:"approvers"`
-		} `json:"values"`
+	type approval struct {
+		FinalDecision string `json:"finalDecision"`
+		Approvers     []struct {
+			Approver struct {
+				EmailAddress string `json:"emailAddress"`
+				DisplayName  string `json:"displayName"`
+			} `json:"approver"`
+			ApproverDecision string `json:"approverDecision"`
+		} `json:"approvers"`
 	}
-	u := joinURL(j.cfg.URL, "/rest/servicedeskapi/request/"+url.PathEscape(r.Reference)+"/approval", nil)
-	_, err := c.do(ctx, request{method: http.MethodGet, url: u, allowNotFound: true}, &page)
-	if errors.Is(err, errNotFound) {
-		return nil
+	// The endpoint is paged (start, limit, isLastPage): a decline on a
+	// later page must still reject the request, so every page is read.
+	var all []approval
+	for start := 0; ; {
+		var page struct {
+			Values     []approval `json:"values"`
+			IsLastPage *bool      `json:"isLastPage"`
+		}
+		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(jiraApprovalPage)}}
+		u := joinURL(j.cfg.URL, "/rest/servicedeskapi/request/"+url.PathEscape(r.Reference)+"/approval", q)
+		_, err := c.do(ctx, request{method: http.MethodGet, url: u, allowNotFound: true}, &page)
+		if errors.Is(err, errNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		all = append(all, page.Values...)
+		if page.IsLastPage == nil || *page.IsLastPage || len(page.Values) == 0 || len(all) >= jiraMaxApprovals {
+			break
+		}
+		start += len(page.Values)
 	}
-	if err != nil {
-		return err
-	}
+	page := struct{ Values []approval }{all}
 	approved, pending := 0, 0
 	r.Approvers = nil
 	for _, v := range page.Values {

@@ -127,6 +127,15 @@ type Syncer struct {
 	Now func() time.Time
 	// Sleep waits between polls; Sleep when nil.
 	Sleep Sleeper
+	// Lease, when set, makes Run poll only while this collector holds
+	// the connector's lease, so that of several collectors sharing a
+	// store one polls at a time; the others check again every Poll
+	// interval and take over once the holder's lease expires. Webhook
+	// deliveries are imported by whichever collector receives them.
+	Lease Leaser
+	// LeaseTerm is how long a claimed lease lasts; twice Poll plus ten
+	// minutes when zero, so that the holder renews it before each poll.
+	LeaseTerm time.Duration
 
 	// mu serializes syncs (the poll loop and webhook deliveries) and
 	// guards status.
@@ -186,8 +195,23 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if sleep == nil {
 		sleep = Sleep
 	}
+	if s.Lease != nil {
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := s.Lease.Release(rctx, s.Source.Name()); err != nil {
+				s.log().Warn("connector lease not released", zap.String("connector", s.Source.Name()), zap.Error(err))
+			}
+		}()
+	}
 	for {
 		wait := s.poll()
+		if !s.holdLease(ctx) {
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := s.SyncOnce(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -202,6 +226,26 @@ func (s *Syncer) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// holdLease claims or renews the lease; true when there is no lease to
+// hold. A store error counts as not holding it.
+func (s *Syncer) holdLease(ctx context.Context) bool {
+	if s.Lease == nil {
+		return true
+	}
+	term := s.LeaseTerm
+	if term <= 0 {
+		term = 2*s.poll() + 10*time.Minute
+	}
+	ok, err := s.Lease.Claim(ctx, s.Source.Name(), term)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log().Warn("connector lease not claimed", zap.String("connector", s.Source.Name()), zap.Error(err))
+		}
+		return false
+	}
+	return ok
 }
 
 // Backoff is the wait after the n-th failure in a row: a tenth of the
@@ -224,10 +268,10 @@ func (s *Syncer) load(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("connector %s: load state: %w", s.Source.Name(), err)
 	}
-	if !s.loaded {
-		s.status = st.Status
-		s.loaded = true
-	}
+	// The stored status is the truth: another collector may have
+	// synced since.
+	s.status = st.Status
+	s.loaded = true
 	s.status.Connector, s.status.Kind, s.status.TenantID = s.Source.Name(), s.Source.Kind(), s.TenantID
 	return st, nil
 }

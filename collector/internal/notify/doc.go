@@ -31,6 +31,14 @@
 // alert falling due (NextDue), so that a level 3 alert goes out when its
 // hold ends.
 //
+// Each planned email is queued as one message per recipient, with its own
+// dedupe key (RecipientKey), so that each recipient gets it once and a
+// recipient the server refuses fails alone. Each message carries the
+// recipient's links, signed by a Signer (HMAC-SHA256 over tenant,
+// recipient and list, with a key kept in the store): the preference page
+// and the one-click List-Unsubscribe URL of RFC 8058. A recipient who left
+// a list is not sent it, unless the policy makes the list Mandatory.
+//
 // Bodies are rendered by a Renderer, which the reporter provides; this
 // package only decides what is sent, to whom and when.
 package notify

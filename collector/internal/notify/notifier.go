@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,10 +21,12 @@ import (
 )
 
 // Store is what the notifier keeps in the collector's store: the outbox
-// and the schedule runs, and tenants to resolve policies. store.Store is
-// one.
+// and the schedule runs, the recipients' preferences and the key that
+// signs their links, and tenants to resolve policies. store.Store is one.
 type Store interface {
 	store.Outbox
+	KeyStore
+	NotifyPrefs(ctx context.Context, tenantID, recipient string) ([]store.NotifyPref, error)
 	TenantByID(ctx context.Context, id string) (store.Tenant, error)
 	TenantByName(ctx context.Context, name string) (store.Tenant, error)
 }
@@ -114,10 +117,13 @@ type Options struct {
 	// DefaultRetention.
 	Retention time.Duration
 	// UnsubscribeURL, an https URL, is put in the List-Unsubscribe header
-	// of digests and summaries, with the tenant and list added as query
-	// parameters, and allows one-click unsubscription (RFC 8058). Empty:
-	// no such header. Alerts never have one.
+	// of digests and summaries, with the recipient's signed token added as
+	// the query parameter t, and allows one-click unsubscription (RFC
+	// 8058). Empty: no such header. Alerts never have one.
 	UnsubscribeURL string
+	// Signer signs the recipients' links; nil: one with the store's key
+	// (SignerFromStore), made at the first email.
+	Signer *Signer
 }
 
 // Notifier fires the digest schedules, plans alerts and summaries, writes
@@ -128,8 +134,11 @@ type Notifier struct {
 	log   *zap.Logger
 	poke  chan struct{}
 	seq   atomic.Uint64
-	mu    sync.Mutex // guards prune and wake
+	mu    sync.Mutex // guards prune, wake and signer
 	prune time.Time  // when the outbox was last pruned
+	// signer signs the recipients' links; nil until the first email when
+	// Options.Signer is nil.
+	signer *Signer
 	// wake is the earliest instant a tick foresaw an email falling due:
 	// the end of a level 3 hold, a digest's time. Zero: none.
 	wake time.Time
@@ -179,7 +188,23 @@ func New(opts Options) (*Notifier, error) {
 		_, _ = rand.Read(b[:]) // never fails
 		opts.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 	}
-	return &Notifier{o: opts, log: opts.Log, poke: make(chan struct{}, 1)}, nil
+	return &Notifier{o: opts, log: opts.Log, poke: make(chan struct{}, 1), signer: opts.Signer}, nil
+}
+
+// Signer returns the signer of the recipients' links, with the store's
+// key unless Options gave one.
+func (n *Notifier) Signer(ctx context.Context) (*Signer, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.signer != nil {
+		return n.signer, nil
+	}
+	s, err := SignerFromStore(ctx, n.o.Store)
+	if err != nil {
+		return nil, fmt.Errorf("notification signing key: %w", err)
+	}
+	n.signer = s
+	return s, nil
 }
 
 // Owner returns the name this notifier claims under.
@@ -342,44 +367,108 @@ func (n *Notifier) fireDigest(ctx context.Context, t store.Tenant, p Policy, now
 	return nil
 }
 
-// enqueue renders a planned email and writes it to the outbox, unless the
-// outbox has it already.
+// enqueue writes a planned email to the outbox as one message per
+// recipient, each with its own dedupe key (so each recipient gets it once,
+// however many collectors plan it) and its own signed links. A recipient
+// who left the email's list is skipped, unless the policy makes the list
+// mandatory. A recipient whose message is queued already is left alone.
 func (n *Notifier) enqueue(ctx context.Context, t store.Tenant, p Policy, pl Planned, now time.Time, log *zap.Logger) error {
-	if _, err := n.o.Store.EmailByKey(ctx, t.ID, pl.Key); err == nil {
-		log.Debug("email queued already", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", pl.Key))
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, pl.Window, log))
-	if err != nil {
-		return fmt.Errorf("render %s of tenant %s: %w", pl.Key, t.Name, err)
-	}
-	e := store.Email{
-		ID:            EmailID(t.ID, pl.Key),
-		TenantID:      t.ID,
-		DedupeKey:     pl.Key,
-		Kind:          string(pl.Kind),
-		Priority:      pl.Kind.priority(),
-		To:            pl.To,
-		Subject:       c.Subject,
-		HTML:          c.HTML,
-		Text:          c.Text,
-		Headers:       n.headers(t, pl),
-		CreatedAt:     now,
-		NextAttemptAt: pl.NotBefore,
-	}
-	created, err := n.o.Store.EnqueueEmail(ctx, e)
+	list := pl.Kind.List()
+	left, err := n.optedOut(ctx, t.ID, list)
 	if err != nil {
 		return err
 	}
-	if created {
-		log.Info("email queued", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey),
-			zap.String("email_id", e.ID), zap.Int("changes", len(pl.Changes)), zap.Strings("to", e.To))
-	} else {
-		log.Debug("email queued already", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey))
+	var signer *Signer
+	var metrics *Metrics
+	var fetched bool
+	var errs []error
+	for _, to := range pl.To {
+		addr := BareAddress(to)
+		if left[addr] {
+			if p.Mandatory[pl.Kind] {
+				log.Debug("recipient left a mandatory list; sending anyway", zap.String("kind", string(pl.Kind)), zap.String("to", addr))
+			} else {
+				log.Info("recipient left the list; not sent", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", pl.Key),
+					zap.String("to", addr))
+				continue
+			}
+		}
+		key := RecipientKey(pl.Key, addr)
+		if _, err := n.o.Store.EmailByKey(ctx, t.ID, key); err == nil {
+			log.Debug("email queued already", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", key))
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		if signer == nil {
+			if signer, err = n.Signer(ctx); err != nil {
+				return err
+			}
+		}
+		if !fetched {
+			metrics, fetched = n.metrics(ctx, t, pl, pl.Window, log), true
+		}
+		rc := Recipient{Address: to, Token: signer.Sign(Subscription{TenantID: t.ID, Recipient: addr, List: list})}
+		c, err := render(n.o.Renderer, t, p, pl, metrics, rc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("render %s of tenant %s: %w", key, t.Name, err))
+			continue
+		}
+		e := store.Email{
+			ID:            EmailID(t.ID, key),
+			TenantID:      t.ID,
+			DedupeKey:     key,
+			Kind:          string(pl.Kind),
+			Priority:      pl.Kind.priority(),
+			To:            []string{to},
+			Subject:       c.Subject,
+			HTML:          c.HTML,
+			Text:          c.Text,
+			Headers:       n.headers(t, pl, rc),
+			CreatedAt:     now,
+			NextAttemptAt: pl.NotBefore,
+		}
+		created, err := n.o.Store.EnqueueEmail(ctx, e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if created {
+			log.Info("email queued", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey),
+				zap.String("email_id", e.ID), zap.Int("changes", len(pl.Changes)), zap.Strings("to", e.To))
+		} else {
+			log.Debug("email queued already", zap.String("kind", e.Kind), zap.String("dedupe_key", e.DedupeKey))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// optedOut returns the recipients of a tenant who left a list.
+func (n *Notifier) optedOut(ctx context.Context, tenantID, list string) (map[string]bool, error) {
+	prefs, err := n.o.Store.NotifyPrefs(ctx, tenantID, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, p := range prefs {
+		if p.List == list && !p.Enabled {
+			out[p.Recipient] = true
+		}
+	}
+	return out, nil
+}
+
+// RecipientKey is the dedupe key of one recipient's message of a planned
+// email with dedupe key key: the recipient's address is kept whole when
+// the key stays short enough, and hashed otherwise.
+func RecipientKey(key, addr string) string {
+	k := key + "/to/" + addr
+	if len(k) <= store.MaxDedupeKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(addr))
+	return clip(key, store.MaxDedupeKey-70) + "/to/~" + hex.EncodeToString(sum[:])
 }
 
 // metrics returns the figures of a planned digest over w; nil for other
@@ -396,24 +485,25 @@ func (n *Notifier) metrics(ctx context.Context, t store.Tenant, pl Planned, w Wi
 	return &m
 }
 
-// Render renders a planned email with r.
-func Render(r Renderer, t store.Tenant, p Policy, pl Planned) (Content, error) {
-	return render(r, t, p, pl, nil)
+// Render renders a planned email with r, for rc.
+func Render(r Renderer, t store.Tenant, p Policy, pl Planned, rc Recipient) (Content, error) {
+	return render(r, t, p, pl, nil, rc)
 }
 
-// render renders a planned email with r; m are a digest's figures.
-func render(r Renderer, t store.Tenant, p Policy, pl Planned, m *Metrics) (Content, error) {
+// render renders a planned email with r for one recipient; m are a
+// digest's figures.
+func render(r Renderer, t store.Tenant, p Policy, pl Planned, m *Metrics, rc Recipient) (Content, error) {
 	var c Content
 	var err error
 	switch pl.Kind {
 	case KindDigest:
 		c, err = r.Digest(DigestData{Tenant: t, Period: p.Period, Label: pl.Label, Window: pl.Window, Location: p.Location, Changes: pl.Changes,
-			Metrics: m})
+			Metrics: m, Recipient: rc})
 	case KindAlert:
 		c, err = r.Alert(AlertData{Tenant: t, Host: pl.Host, HostID: pl.HostID, Item: pl.Item, Window: pl.Window, Update: pl.Update,
-			Location: p.Location, Changes: pl.Changes})
+			Location: p.Location, Changes: pl.Changes, Recipient: rc})
 	case KindSummary:
-		c, err = r.Summary(SummaryData{Tenant: t, Window: pl.Window, Location: p.Location, Changes: pl.Changes})
+		c, err = r.Summary(SummaryData{Tenant: t, Window: pl.Window, Location: p.Location, Changes: pl.Changes, Recipient: rc})
 	default:
 		return Content{}, fmt.Errorf("no renderer for %q", pl.Kind)
 	}
@@ -426,8 +516,9 @@ func render(r Renderer, t store.Tenant, p Policy, pl Planned, m *Metrics) (Conte
 	return c, nil
 }
 
-// headers are the extra header fields of a planned email.
-func (n *Notifier) headers(t store.Tenant, pl Planned) map[string]string {
+// headers are the extra header fields of a planned email's message to
+// one recipient.
+func (n *Notifier) headers(t store.Tenant, pl Planned, rc Recipient) map[string]string {
 	h := map[string]string{
 		"Auto-Submitted":      "auto-generated", // RFC 3834: no auto-replies
 		"X-Driftwatch-Tenant": t.Name,
@@ -441,11 +532,10 @@ func (n *Notifier) headers(t store.Tenant, pl Planned) map[string]string {
 		h["X-Driftwatch-Item"] = clip(pl.Item, 200)
 	case KindDigest, KindSummary:
 		h["Precedence"] = "bulk"
-		if n.o.UnsubscribeURL != "" {
+		if n.o.UnsubscribeURL != "" && rc.Token != "" {
 			u, _ := url.Parse(n.o.UnsubscribeURL) // checked in New
 			q := u.Query()
-			q.Set("tenant", t.ID)
-			q.Set("list", string(pl.Kind))
+			q.Set("t", rc.Token)
 			u.RawQuery = q.Encode()
 			h["List-Unsubscribe"] = "<" + u.String() + ">"
 			h["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -201,9 +201,20 @@ func (e *env) emails() []store.Email {
 	return es
 }
 
+// email returns the one recipient's message of the planned email with
+// dedupe key key.
 func (e *env) email(key string) store.Email {
 	e.t.Helper()
-	em, err := e.store.EmailByKey(e.t.Context(), e.tenant.ID, key)
+	var found []store.Email
+	for _, em := range e.emails() {
+		if strings.HasPrefix(em.DedupeKey, key+"/to/") {
+			found = append(found, em)
+		}
+	}
+	if len(found) != 1 {
+		e.t.Fatalf("outbox holds %d messages of %q, want 1", len(found), key)
+	}
+	em, err := e.store.Email(e.t.Context(), e.tenant.ID, found[0].ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -264,15 +275,22 @@ func TestDigestOnceAcrossCollectors(t *testing.T) {
 		t.Errorf("outbox holds %d emails, want the one digest", len(es))
 	}
 	p := parse(t, got[0].Data)
-	if p.Header.Get("List-Unsubscribe") != "<https://drift.msp.example/notifications/unsubscribe?list=digest&tenant=t-acme>" ||
-		p.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || p.Header.Get("Precedence") != "bulk" {
+	unsub, ok := strings.CutPrefix(p.Header.Get("List-Unsubscribe"), "<https://drift.msp.example/notifications/unsubscribe?t=")
+	if !ok || p.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || p.Header.Get("Precedence") != "bulk" {
 		t.Errorf("digest headers: %v", p.Header)
+	}
+	signer, err := SignerFromStore(t.Context(), e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := signer.Verify(strings.TrimSuffix(unsub, ">")); err != nil || sub != (Subscription{TenantID: "t-acme", Recipient: "ops@acme.example", List: "digest"}) {
+		t.Errorf("List-Unsubscribe token speaks for %+v (%v)", sub, err)
 	}
 	if !strings.Contains(p.Text, "web01 file:/etc/ssh/sshd_config modified (level 3") {
 		t.Errorf("digest text:\n%s", p.Text)
 	}
 	em := e.email("digest/2026-W45")
-	if em.Status != store.EmailSent || em.Response == "" || em.ID != EmailID(e.tenant.ID, "digest/2026-W45") {
+	if em.Status != store.EmailSent || em.Response == "" || em.ID != EmailID(e.tenant.ID, "digest/2026-W45/to/ops@acme.example") {
 		t.Errorf("digest in the outbox: %+v", em)
 	}
 	if p.Header.Get("Message-Id") != "<"+em.ID+"@msp.example>" {

@@ -44,6 +44,9 @@ type Change struct {
 	// redacted it; Note explains a content change without one.
 	Diff string
 	Note string
+	// StandardChange is set when a standard change's package rule
+	// authorized the item.
+	StandardChange bool
 }
 
 // Window is a span of time, Start included, End excluded.
@@ -68,6 +71,10 @@ const (
 	// KindTest is a test message sent by an operator.
 	KindTest Kind = "test"
 )
+
+// List is the preference list an email of kind k belongs to:
+// store.ListDigest, store.ListSummary or store.ListAlert.
+func (k Kind) List() string { return string(k) }
 
 // priority orders the outbox: alerts first, digests last.
 func (k Kind) priority() int {

@@ -69,6 +69,9 @@ type Settings struct {
 	// QuietHours hold digests and summaries ("22:00-07:00"); level 3
 	// alerts are never held.
 	QuietHours string `json:"quiet_hours,omitempty"`
+	// Mandatory names the lists recipients may not leave: "digest",
+	// "summary" or "alert" (on-call alerts the tenant's policy requires).
+	Mandatory []string `json:"mandatory,omitempty"`
 }
 
 // Policy is a tenant's notification policy, checked and complete.
@@ -92,6 +95,8 @@ type Policy struct {
 	Level2Every time.Duration
 	// Quiet holds digests and summaries; zero: never quiet.
 	Quiet QuietHours
+	// Mandatory marks the kinds of email recipients may not opt out of.
+	Mandatory map[Kind]bool
 }
 
 // Problem is one thing wrong with Settings.
@@ -206,6 +211,17 @@ func (s Settings) Compile() (Policy, error) {
 		} else {
 			p.Quiet = q
 		}
+	}
+	for i, m := range s.Mandatory {
+		k := Kind(strings.ToLower(strings.TrimSpace(m)))
+		if k != KindDigest && k != KindSummary && k != KindAlert {
+			bad("mandatory", i, "%q is not a list: want \"digest\", \"summary\" or \"alert\".", m)
+			continue
+		}
+		if p.Mandatory == nil {
+			p.Mandatory = map[Kind]bool{}
+		}
+		p.Mandatory[k] = true
 	}
 	if len(probs) > 0 {
 		return Policy{}, &SettingsError{Problems: probs}

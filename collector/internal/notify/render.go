@@ -29,6 +29,18 @@ type DigestData struct {
 	// Metrics are the tenant's figures for the window; nil when there is
 	// no MetricsSource or it failed.
 	Metrics *Metrics
+	// Recipient is whom this copy is for.
+	Recipient Recipient
+}
+
+// Recipient is the one person a rendered message goes to, with the signed
+// token of their preference and unsubscribe links.
+type Recipient struct {
+	// Address is as the policy writes it.
+	Address string
+	// Token speaks for the recipient on the email's list (Signer.Sign);
+	// empty in a preview without a key.
+	Token string
 }
 
 // AlertData is what a level 3 alert reports: changes to one item on one
@@ -47,6 +59,8 @@ type AlertData struct {
 	// Changes are oldest first; their count is the number of changes the
 	// message stands for.
 	Changes []Change
+	// Recipient is whom this copy is for.
+	Recipient Recipient
 }
 
 // SummaryData is what a level 2 summary reports.
@@ -56,6 +70,8 @@ type SummaryData struct {
 	Location *time.Location
 	// Changes are the level 2 changes of the window, oldest first.
 	Changes []Change
+	// Recipient is whom this copy is for.
+	Recipient Recipient
 }
 
 // Renderer renders the bodies of notification emails. It only renders: it

@@ -49,7 +49,8 @@ func SendTest(ctx context.Context, m Mailer, to string, now time.Time) (string, 
 
 // PreviewDigest renders the next digest of the tenant named tenant as it
 // stands at at: the period that its next run closes, with the changes so
-// far. Nothing is stored or sent; write it out with WriteMessage. This is
+// far, as its first recipient gets it but without their signed links.
+// Nothing is stored or sent; write it out with WriteMessage. This is
 // `driftwatch-collector digest preview`.
 func (n *Notifier) PreviewDigest(ctx context.Context, tenant string, at time.Time) (Message, error) {
 	policies, err := n.o.Policies.Policies(ctx)
@@ -79,12 +80,14 @@ func (n *Notifier) PreviewDigest(ctx context.Context, tenant string, at time.Tim
 		if len(to) == 0 {
 			to = []string{"no-recipients@invalid"}
 		}
-		c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, soFar, n.log.With(zap.String("tenant", t.Name))))
+		// No signed links: a preview stores nothing, not even a key.
+		rc := Recipient{Address: to[0]}
+		c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, soFar, n.log.With(zap.String("tenant", t.Name))), rc)
 		if err != nil {
 			return Message{}, fmt.Errorf("digest preview of tenant %s: render: %w", t.Name, err)
 		}
-		return Message{ID: "preview-" + EmailID(t.ID, pl.Key), Date: at, To: to, Subject: c.Subject, HTML: c.HTML, Text: c.Text,
-			Headers: n.headers(t, pl)}, nil
+		return Message{ID: "preview-" + EmailID(t.ID, pl.Key), Date: at, To: to[:1], Subject: c.Subject, HTML: c.HTML, Text: c.Text,
+			Headers: n.headers(t, pl, rc)}, nil
 	}
 	return Message{}, fmt.Errorf("digest preview: no notification policy for tenant %q", tenant)
 }

@@ -28,6 +28,7 @@ type file struct {
 	AutoPromote        *bool              `hcl:"auto_promote,optional"`
 	EscalationDefaults *bool              `hcl:"escalation_defaults,optional"`
 	Freezes            []*freezeBlock     `hcl:"freeze,block"`
+	DeploymentWindow   *deploymentBlock   `hcl:"deployment_window,block"`
 	Escalations        []*escalationBlock `hcl:"escalation,block"`
 }
 
@@ -37,6 +38,11 @@ type freezeBlock struct {
 	End      string  `hcl:"end"`
 	TimeZone *string `hcl:"time_zone,optional"`
 	Reason   string  `hcl:"reason"`
+}
+
+type deploymentBlock struct {
+	Before *string `hcl:"before,optional"`
+	After  *string `hcl:"after,optional"`
 }
 
 type escalationBlock struct {
@@ -109,6 +115,32 @@ func fromFile(raw *file, root hcl.Body) (Policy, hcl.Diagnostics) {
 		}
 		pol.Grace = Duration(d)
 	}
+	if b := raw.DeploymentWindow; b != nil {
+		w := &DeploymentWindow{Before: Duration(DefaultDeploymentBefore), After: Duration(DefaultDeploymentAfter)}
+		var body hcl.Body = root
+		if sb, ok := root.(*hclsyntax.Body); ok {
+			for _, blk := range sb.Blocks {
+				if blk.Type == "deployment_window" {
+					body = blk.Body
+				}
+			}
+		}
+		for _, side := range []struct {
+			name string
+			v    *string
+			dst  *Duration
+		}{{"before", b.Before, &w.Before}, {"after", b.After, &w.After}} {
+			if side.v == nil {
+				continue
+			}
+			d, err := hclconf.ParseDuration(*side.v)
+			if err != nil {
+				diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(body, side.name), "Invalid duration", err.Error()+"."))
+			}
+			*side.dst = Duration(d)
+		}
+		pol.DeploymentWindow = w
+	}
 	for _, b := range raw.Freezes {
 		tz := pol.DefaultTimeZone
 		if b.TimeZone != nil {
@@ -149,7 +181,7 @@ func fromFile(raw *file, root hcl.Body) (Policy, hcl.Diagnostics) {
 var fieldPath = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?(?:\.([a-z_]+)(?:\[(\d+)\])?)?$`)
 
 // blockTypes maps a JSON section to its HCL block type.
-var blockTypes = map[string]string{"freezes": "freeze", "escalation": "escalation"}
+var blockTypes = map[string]string{"freezes": "freeze", "escalation": "escalation", "deployment_window": "deployment_window"}
 
 // problemRange finds where in the file a problem is, from its JSON path.
 func problemRange(field string, root hcl.Body, blocks map[string][]*hclsyntax.Block) *hcl.Range {
@@ -205,7 +237,7 @@ func summary(field string) string {
 		return "Invalid time zone"
 	case "start", "end":
 		return "Invalid time"
-	case "grace":
+	case "grace", "before", "after":
 		return "Invalid duration"
 	case "items":
 		return "Invalid pattern"

@@ -62,7 +62,26 @@ type Policy struct {
 	Escalation []EscalationRule `json:"escalation,omitempty"`
 	// EscalationDefaults appends DefaultEscalation to the tenant's rules.
 	EscalationDefaults bool `json:"escalation_defaults"`
+	// DeploymentWindow bounds the drift a CI deployment of an approved
+	// ticket authorizes on its hosts; nil: 10 minutes before to 30
+	// minutes after the deployment.
+	DeploymentWindow *DeploymentWindow `json:"deployment_window,omitempty"`
 }
+
+// DeploymentWindow is how long before and after a CI deployment the drift
+// on its hosts is taken to be the deployment's: each from 0 to
+// MaxDeploymentWindow.
+type DeploymentWindow struct {
+	Before Duration `json:"before"`
+	After  Duration `json:"after"`
+}
+
+// The deployment window: its default sides, and the bound of each.
+const (
+	DefaultDeploymentBefore = 10 * time.Minute
+	DefaultDeploymentAfter  = 30 * time.Minute
+	MaxDeploymentWindow     = 24 * time.Hour
+)
 
 // Freeze is a period in which no change is authorized except emergency
 // changes: a year-end freeze, a customer's peak season.
@@ -229,6 +248,16 @@ func (p *Policy) problems() []Problem {
 	}
 	if g := time.Duration(p.Grace); g < 0 || g > MaxGrace {
 		ps.Add("grace", fmt.Sprintf("%s is not between 0 and %s", p.Grace, Duration(MaxGrace)))
+	}
+	if w := p.DeploymentWindow; w != nil {
+		if w.Before == 0 && w.After == 0 {
+			ps.Add("deployment_window", "before and after are both 0: deployments would authorize nothing")
+		}
+		for side, d := range map[string]Duration{"before": w.Before, "after": w.After} {
+			if d < 0 || time.Duration(d) > MaxDeploymentWindow {
+				ps.Add("deployment_window."+side, fmt.Sprintf("%s is not between 0 and %s", d, Duration(MaxDeploymentWindow)))
+			}
+		}
 	}
 	names := map[string]int{}
 	for i, f := range p.Freezes {

@@ -40,6 +40,9 @@ type Engine struct {
 	byGlob  map[string][]int32            // literal start of a host glob ("" for "*") → entries
 	buckets map[string]int32              // pattern bucket → its number
 	pbucket [][]int32                     // entry → the number of each pattern's bucket
+	std     []int32                       // entries with a package rule (see standard.go)
+
+	deploys *deployments // CI deployments (see WithDeployments); nil: none
 }
 
 // freeze is a freeze period with its bounds.
@@ -158,8 +161,12 @@ func (e *Engine) index() error {
 	e.byGlob = make(map[string][]int32)
 	e.buckets = make(map[string]int32)
 	e.pbucket = make([][]int32, len(e.entries))
+	e.std = nil
 	for i, en := range e.entries {
 		idx := int32(i)
+		if en.t.Packages != nil {
+			e.std = append(e.std, idx)
+		}
 		if j, dup := e.byID[en.t.ID]; dup {
 			return fmt.Errorf("reconcile tenant %s: tickets %s and %s have the same ID %s", e.tenant, e.entries[j].t.Name(), en.t.Name(), en.t.ID)
 		}
@@ -484,6 +491,10 @@ func (e *Engine) judge(v *view, it Item) Result {
 		}
 	}
 	e.decide(&r, fz)
+	if it.Transaction != nil && len(e.std) > 0 {
+		e.standard(v, &it, fz, &r)
+	}
+	e.deployed(&r, fz)
 	r.Level, r.Rule = e.rules.Level(&r.Item, r.Verdict, r.Class)
 	return r
 }

@@ -40,7 +40,7 @@ func (e *Engine) Reevaluate(prev []Result, t *ticket.Ticket) (*Engine, []Change,
 	for i := range prev {
 		p := &prev[i]
 		matched := slices.Contains(p.Covering, t.ID)
-		if !matched && (en.covers(&p.Item.Host, "host") == "" || en.patterns.Match(p.Item.Key) == nil) {
+		if !matched && (en.covers(&p.Item.Host, "host") == "" || en.patterns.Match(p.Item.Key) == nil && (en.t.Packages == nil || p.Item.Transaction == nil)) {
 			continue
 		}
 		if c, ok := compare(p, next.Evaluate(p.Item), why); ok {

@@ -69,6 +69,10 @@ type Item struct {
 	// snapshot that showed it. It must be set: it is what windows and
 	// freezes are judged by.
 	ObservedAt time.Time `json:"observed_at"`
+	// Transaction is the package-manager transaction the change happened
+	// in, when the agent reported one; standard changes' package rules
+	// judge it.
+	Transaction *Transaction `json:"transaction,omitempty"`
 }
 
 // Kind returns the item's kind: "file", "package" …

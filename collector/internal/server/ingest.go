@@ -188,7 +188,12 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 		var sr store.Report
 		var initial *store.Baseline
 		var drift *baseline.Drift
-		sr, initial, drift, rej = s.checkReport(r, h, body)
+		var in reportBody
+		var txs []store.PackageTransaction
+		sr, initial, drift, rej = s.checkReport(r, h, body, &in)
+		if rej == nil {
+			txs, rej = reportTransactions(&in.Report, drift)
+		}
 		if rej == nil {
 			res, err := s.store.IngestReport(r.Context(), sr, initial)
 			if err != nil {
@@ -201,19 +206,13 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 				// The report is stored: its drift items follow. A failure
 				// here is logged; the host's next report, a full state,
 				// brings them up to date.
-				if _, err := s.changes.AfterReport(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift); err != nil {
+				if _, err := s.changes.AfterReport(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...); err != nil {
 					s.log.Error("drift items not updated", zap.String("host", h.ID), zap.Uint64("sequence", sr.Sequence), zap.Error(err))
 				}
 			}
 			s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
-			resp := api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate, BaselineVersion: res.BaselineVersion}
-			if res.BaselineVersion > 0 {
-				if resp.BaselineDigest, err = s.currentBaselineDigest(r, h); err != nil {
-					s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, err))
-					return
-				}
-			}
-			writeJSON(w, http.StatusOK, resp)
+			writeJSON(w, http.StatusOK, api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate,
+				BaselineVersion: res.BaselineVersion, BaselineDigest: res.BaselineDigest})
 			return
 		}
 	}
@@ -261,10 +260,9 @@ func (s *Server) readReport(w http.ResponseWriter, r *http.Request) ([]byte, *re
 }
 
 // checkReport decodes and validates a report and returns what to store.
-func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte) (store.Report, *store.Baseline, *baseline.Drift, *rejection) {
-	var in reportBody
+func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte, in *reportBody) (store.Report, *store.Baseline, *baseline.Drift, *rejection) {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	err := dec.Decode(&in)
+	err := dec.Decode(in)
 	if err == nil {
 		if _, terr := dec.Token(); terr == nil {
 			err = errors.New("trailing data after the report")

@@ -1701,6 +1701,9 @@ var oaSchemaTypes = map[string]any{
 	"EnrollResponse":      api.EnrollResponse{},
 	"Report":              api.Report{},
 	"ReportResponse":      api.ReportResponse{},
+	"PackageTransaction":  api.PackageTransaction{},
+	"PackageChange":       api.PackageChange{},
+	"PackageRule":         ticket.PackageRule{},
 	"Host":                api.Host{},
 	"HostDrift":           api.HostDrift{},
 	"Meta":                baseline.Meta{},
@@ -1746,6 +1749,22 @@ var oaSchemaTypes = map[string]any{
 	"AuditVerification":   api.AuditVerification{},
 	"ChangeMetrics":       reconcile.Metrics{},
 	"LevelCounts":         reconcile.Levels{},
+	"DeploymentRequest":   api.DeploymentRequest{},
+	"DeploymentHost":      api.DeploymentHost{},
+	"Deployment":          api.Deployment{},
+	"DeploymentPage":      api.DeploymentPage{},
+
+	// Change-source connectors (1.3).
+	"Connector":            api.Connector{},
+	"ConnectorMapping":     api.ConnectorMapping{},
+	"ConnectorCredentials": api.ConnectorCredentials{},
+	"ConnectorStatus":      api.ConnectorStatus{},
+	"ConnectorReject":      api.ConnectorReject{},
+	"ConnectorList":        api.ConnectorList{},
+
+	// Tenants' notification settings (1.3).
+	"NotifySettings": api.NotifySettings{},
+	"TenantNotify":   api.TenantNotify{},
 }
 
 // oaJSONFields returns the names of the JSON fields a value of type t can
@@ -2291,6 +2310,40 @@ func TestOpenAPIAgainstCollector(t *testing.T) {
 	}
 	want(s.do(http.MethodGet, api.PathMetricsAPI+"?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z", dave, nil, nil), http.StatusOK, "change metrics")
 	want(s.do(http.MethodGet, api.PathMetricsAPI+"?from=2025-03-01", dave, nil, nil), http.StatusBadRequest, "metrics with a date")
+
+	// A CI deployment from the example, of the approved ticket; listed.
+	tok, p = tn.as("root@msp.example", api.PathDeployments)
+	want(s.do(http.MethodPost, p, tok, s.requestExample(http.MethodPost, api.PathDeployments, ""), nil), http.StatusCreated, "deployment example")
+	want(s.do(http.MethodPost, p, dave, s.requestExample(http.MethodPost, api.PathDeployments, ""), nil), http.StatusForbidden, "viewer records a deployment")
+	want(s.do(http.MethodPost, p, tok, []byte(`{"ticket":"CHG0039999","commit":"abc","hosts":["web01.example.com"]}`), nil), http.StatusNotFound, "deployment of no ticket")
+	want(s.do(http.MethodPost, p, tok, []byte(`{"ticket":"CHG0030001","hosts":["web01.example.com"]}`), nil), http.StatusUnprocessableEntity, "deployment without a commit")
+	want(s.do(http.MethodGet, api.PathDeployments+"?ticket=CHG0030001&host=web01.example.com&since=2025-03-01T00:00:00Z&limit=5", dave, nil, nil), http.StatusOK, "deployments")
+	want(s.do(http.MethodGet, api.PathDeployments+"?since=2025-03-01", dave, nil, nil), http.StatusBadRequest, "deployments since a date")
+
+	// Connectors from the examples: the webhook created, read, changed,
+	// listed and deleted; credentials refused by a collector without a
+	// secrets key.
+	tok, p = tn.as("root@msp.example", api.PathConnectors)
+	want(s.do(http.MethodPost, p, tok, s.requestExample(http.MethodPost, api.PathConnectors, "webhook"), nil), http.StatusCreated, "connector example")
+	want(s.do(http.MethodPost, p, tok, s.requestExample(http.MethodPost, api.PathConnectors, "servicenow"), nil), http.StatusServiceUnavailable, "connector credentials without a key")
+	want(s.do(http.MethodPost, p, dave, s.requestExample(http.MethodPost, api.PathConnectors, "webhook"), nil), http.StatusForbidden, "viewer creates a connector")
+	want(s.do(http.MethodGet, p, tok, nil, nil), http.StatusOK, "connectors")
+	tok, p = tn.as("root@msp.example", api.PathConnectors+"/acme-ci-hook")
+	want(s.do(http.MethodGet, p, tok, nil, nil), http.StatusOK, "connector")
+	want(s.do(http.MethodPut, p, tok, s.requestExample(http.MethodPut, api.PathConnectors+"/{name}", ""), nil), http.StatusOK, "connector change example")
+	want(s.do(http.MethodDelete, p, tok, nil, nil), http.StatusNoContent, "connector deleted")
+	want(s.do(http.MethodDelete, p, tok, nil, nil), http.StatusNotFound, "connector deleted again")
+
+	// The tenant's notification settings from the example: set, read,
+	// refused when invalid or by a viewer, removed.
+	tok, p = tn.as("root@msp.example", api.PathTenants+"/"+url.PathEscape(tn.name)+"/notify")
+	notifyExample := s.requestExample(http.MethodPut, api.PathTenants+"/{tenant}/notify", "")
+	want(s.do(http.MethodPut, p, tok, notifyExample, nil), http.StatusOK, "notification settings example")
+	want(s.do(http.MethodGet, p, tok, nil, nil), http.StatusOK, "notification settings")
+	want(s.do(http.MethodPut, p, dave, notifyExample, nil), http.StatusForbidden, "viewer sets notification settings")
+	want(s.do(http.MethodPut, p, tok, []byte(`{"digest":"61 * * * *","recipients":["ops@acme.example"]}`), nil), http.StatusUnprocessableEntity, "invalid notification settings")
+	want(s.do(http.MethodDelete, p, tok, nil, nil), http.StatusNoContent, "notification settings removed")
+	want(s.do(http.MethodGet, p, tok, nil, nil), http.StatusNotFound, "notification settings after removal")
 
 	for _, op := range s.doc.ops {
 		if !s.exercised[op.String()] {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/collector/api"
 	"github.com/driftwatch/driftwatch/collector/internal/changes"
+	"github.com/driftwatch/driftwatch/collector/internal/connector"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
 
@@ -44,6 +45,14 @@ type Options struct {
 	// Registry receives the server's metrics and is served on /metrics. A
 	// new registry with the Go and process collectors when nil.
 	Registry *prometheus.Registry
+	// ConnectorSealer encrypts the credentials given to connectors
+	// through the API. Without one, such credentials are refused with 503:
+	// the collector has no key to keep them with.
+	ConnectorSealer *connector.Sealer
+	// ConnectorsChanged, when not nil, is called after a connector was
+	// created, changed or deleted through the API, so that this collector
+	// picks the change up at once.
+	ConnectorsChanged func()
 }
 
 // Server answers API v1 requests from a store. Create it with New; it is
@@ -58,6 +67,8 @@ type Server struct {
 	metrics       *metrics
 	changes       *changes.Manager
 	handler       http.Handler
+	sealer        *connector.Sealer
+	connChanged   func()
 }
 
 // New returns a Server with opt's defaults filled in. It panics when
@@ -74,6 +85,8 @@ func New(opt Options) *Server {
 		maxBlobSize:   opt.MaxBlobSize,
 		now:           opt.Now,
 		registry:      opt.Registry,
+		sealer:        opt.ConnectorSealer,
+		connChanged:   opt.ConnectorsChanged,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

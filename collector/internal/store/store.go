@@ -143,6 +143,9 @@ type IngestResult struct {
 	Duplicate bool
 	// BaselineVersion is the host's newest baseline version afterwards.
 	BaselineVersion int
+	// BaselineDigest is that version's snapshot digest; zero when the
+	// host has no baseline.
+	BaselineDigest baseline.Digest
 }
 
 // Baseline is one approved baseline version with its canonical snapshot

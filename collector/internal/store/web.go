@@ -107,6 +107,20 @@ type Web interface {
 	// not in the map. An agent reports only when the drift changes, so the
 	// report says a host is alive when its heartbeat does.
 	HeartbeatTimes(ctx context.Context, tenantID string) (map[string]time.Time, error)
+
+	// TimeZones returns, in one read, the time zone a user chose to read
+	// the web report in and the default zone of a tenant (IANA names),
+	// each "" when none is set; either ID may be empty.
+	TimeZones(ctx context.Context, userID, tenantID string) (user, tenant string, err error)
+	// SetUserTimeZone sets the zone a user reads the web report in; ""
+	// clears it. ErrNotFound when there is no such user; ErrInvalid (and
+	// nothing written) for a missing ID or time. The caller checks that
+	// the name is a zone.
+	SetUserTimeZone(ctx context.Context, userID, zone string, at time.Time) error
+	// SetTenantTimeZone sets a tenant's default zone, by a person; ""
+	// clears it. ErrNotFound when there is no such tenant; ErrInvalid
+	// (and nothing written) for a missing ID or time.
+	SetTenantTimeZone(ctx context.Context, tenantID, zone, by string, at time.Time) error
 }
 
 // CheckSession checks a session to store.

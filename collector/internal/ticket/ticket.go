@@ -102,6 +102,10 @@ type Spec struct {
 	Notify []string `json:"notify,omitempty"`
 	// Questions are the pre-deployment questions, each optional.
 	Questions Questions `json:"questions,omitzero"`
+	// Packages, on a standard change, authorizes the drift of the
+	// package-manager transactions it matches on the hosts in scope (see
+	// PackageRule); item patterns are then optional.
+	Packages *PackageRule `json:"packages,omitempty"`
 }
 
 // Scope is which hosts and items a change touches. A host is in scope when
@@ -318,7 +322,10 @@ func (s *Spec) problems(complete bool) policy.Problems {
 	if complete && len(s.Scope.Hosts) == 0 && len(s.Scope.Labels) == 0 {
 		ps.Add("scope.hosts", "name at least one host (or \"*\" for every host) or give scope.labels before the ticket is submitted")
 	}
-	if complete && len(s.Scope.Items) == 0 {
+	if s.Packages != nil {
+		ps = append(ps, s.Packages.problems(s.Class)...)
+	}
+	if complete && len(s.Scope.Items) == 0 && s.Packages == nil {
 		ps.Add("scope.items", "give at least one item pattern, such as \"file:/etc/nginx/**\", before the ticket is submitted")
 	}
 	switch {
@@ -387,6 +394,9 @@ func material(a, b *Spec) []string {
 	if (a.Window == nil) != (b.Window == nil) || (a.Window != nil && *a.Window != *b.Window) {
 		out = append(out, "window")
 	}
+	if !a.Packages.equal(b.Packages) {
+		out = append(out, "packages")
+	}
 	return out
 }
 
@@ -428,6 +438,7 @@ func (s Spec) clone() Spec {
 		s.Window = &w
 	}
 	s.Notify = slices.Clone(s.Notify)
+	s.Packages = s.Packages.clone()
 	s.Questions.DocsToUpdate = slices.Clone(s.Questions.DocsToUpdate)
 	if s.Questions.TestedInStaging != nil {
 		v := *s.Questions.TestedInStaging

@@ -256,7 +256,13 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[name=action][value=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`ol.workflow li[aria-current=step]`)),
 	)
-	if got := b.text(`ol.workflow li[aria-current=step]`); got != "Submitted" {
+	// The draft's page shows the workflow too: wait for the next page's.
+	var got string
+	waitCond(t, "the submitted ticket's page", func() bool {
+		got = b.text(`ol.workflow li[aria-current=step]`)
+		return got == "Submitted"
+	})
+	if got != "Submitted" {
 		t.Errorf("ticket state after submitting: %q", got)
 	}
 	b.shot("ticket-submitted")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/reporter"
 )
@@ -26,7 +27,7 @@ const (
 // period reads a page's from and to dates ("2006-01-02", in the pages'
 // zone): the first and last day shown, the last days days when empty.
 func (h *Handler) period(r *http.Request, days int) (from, to string, start, end time.Time, err error) {
-	loc := h.opt.Location
+	loc := h.loc(r.Context())
 	q := r.URL.Query()
 	from, to = strings.TrimSpace(q.Get(reporter.FieldFrom)), strings.TrimSpace(q.Get(reporter.FieldTo))
 	today := dayStart(h.now(), loc)
@@ -123,7 +124,9 @@ func (lk *lookup) changeLogEntry(x tenantItem) (reporter.ChangeLogEntry, error) 
 	} else if di.Status == store.DriftReverted {
 		notes = append(notes, "Back to its baseline state.")
 	}
-	if di.VerdictReason != "" && di.Verdict != store.VerdictAuthorized {
+	// An authorized change's reason is noted when a CI deployment decided
+	// it: it names the commit.
+	if di.VerdictReason != "" && (di.Verdict != store.VerdictAuthorized || strings.Contains(di.VerdictReason, reconcile.DeploymentMarker)) {
 		notes = append(notes, di.VerdictReason)
 	}
 	e.Notes = strings.Join(notes, "\n")
@@ -200,7 +203,7 @@ func (h *Handler) changeLogCSV(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="driftwatch-changes-%s-%s-to-%s.csv"`, name, from, to))
-	return reporter.WriteChangeLogCSV(w, entries, h.opt.Location)
+	return reporter.WriteChangeLogCSV(w, entries, h.loc(r.Context()))
 }
 
 // fileSafe reduces a name to characters safe in a file name.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/collector/internal/ticket"
 	"github.com/driftwatch/driftwatch/reporter"
@@ -187,7 +188,8 @@ func (l *lookup) driftRow(di store.DriftItem, t store.Tenant) (reporter.DriftRow
 	}
 	return reporter.DriftRow{ID: di.ID, Host: hostRef(hs, t), Key: di.Key, Change: di.Change,
 		Verdict: reporter.Verdict(di.Verdict), Level: reporter.Level(di.Level), Status: driftStatus(di.Status),
-		FirstSeen: first, LastSeen: di.LastSeen, Ticket: tk}, nil
+		FirstSeen: first, LastSeen: di.LastSeen, Ticket: tk,
+		StandardChange: reconcile.IsStandardChange(di.Verdict, di.VerdictReason)}, nil
 }
 
 // driftRows converts a page of drift items of one tenant.

@@ -93,7 +93,75 @@ func (h *Handler) changed(tenantID string) {
 	h.counts.mu.Lock()
 	delete(h.counts.m, tenantID)
 	h.counts.mu.Unlock()
+	h.overviews.forget(tenantID)
 	h.auditMu.Lock()
 	delete(h.audits, tenantID)
 	h.auditMu.Unlock()
+}
+
+// overviewTTL is how long a tenant's part of the overview is reused: a
+// page that many people open at once (the morning's first look) reads
+// the store once, and every reload within the moment is rendering only.
+// A change made through the web report drops it at once; reports and
+// heartbeats show after at most this long.
+const overviewTTL = 5 * time.Second
+
+// overviewCache holds each tenant's part of the overview, read at most
+// overviewTTL ago. The parts are shared by the requests that render
+// them, which only read them.
+type overviewCache struct {
+	mu sync.Mutex
+	m  map[string]cachedOverview
+	// gens counts each tenant's changes, so that a read that started
+	// before a change is not kept after it.
+	gens map[string]uint64
+}
+
+type cachedOverview struct {
+	// at is when the reads started, by the handler's clock.
+	at time.Time
+	to reporter.TenantOverview
+}
+
+// get returns a tenant's part read less than ttl before now.
+func (c *overviewCache) get(tenantID string, now time.Time, ttl time.Duration) (reporter.TenantOverview, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[tenantID]
+	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
+		return reporter.TenantOverview{}, false
+	}
+	return e.to, true
+}
+
+// generation returns the tenant's change count, to give put.
+func (c *overviewCache) generation(tenantID string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gens[tenantID]
+}
+
+// put keeps a tenant's part read at at, from generation gen on, unless
+// the tenant changed since.
+func (c *overviewCache) put(tenantID string, gen uint64, at time.Time, to reporter.TenantOverview) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gens[tenantID] != gen {
+		return
+	}
+	if c.m == nil {
+		c.m = map[string]cachedOverview{}
+	}
+	c.m[tenantID] = cachedOverview{at: at, to: to}
+}
+
+// forget drops a tenant's part after a change.
+func (c *overviewCache) forget(tenantID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, tenantID)
+	if c.gens == nil {
+		c.gens = map[string]uint64{}
+	}
+	c.gens[tenantID]++
 }

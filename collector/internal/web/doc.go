@@ -28,7 +28,24 @@
 // Failed sign-ins are counted in the store per account and per client
 // address; beyond Options.AccountLimit or Options.AddressLimit failures
 // within their window, sign-in is refused (429) until the oldest counted
-// failure leaves the window, without checking the password.
+// failure leaves the window, without checking the password. The client
+// address is the connection's peer, or, when the peer is one of
+// Options.TrustedProxies, the nearest address in X-Forwarded-For that is
+// not a trusted proxy (see Handler.clientAddr).
+//
+// # Time zones
+//
+// Pages show times in the zone the user chose on the settings page, else
+// the default of the tenant the page is about, else Options.Location
+// (UTC), and name it at the foot of the page; the change log's CSV gives
+// each time with its offset.
+//
+// # Speed
+//
+// Counting a tenant's open drift reads every outstanding item, so slow
+// counts are kept (counts.go); a tenant's part of the overview (its hosts,
+// counts, heartbeats, mail health) is reused for overviewTTL, so that a
+// reload renders without reading; a change made here drops both.
 //
 // # Headers
 //

@@ -28,7 +28,7 @@ func (h *Handler) hostDocumentation(ctx context.Context, lk *lookup, t store.Ten
 		return nil, err
 	}
 	d := &reporter.HostDocumentation{Tenant: reporter.TenantRef{ID: t.ID, Name: t.Name}, Host: hostRef(hs, t), Labels: hs.Labels,
-		Meta: b.Meta, Snapshot: snap, Content: map[baseline.Digest]string{}, GeneratedAt: h.now(), Location: h.opt.Location}
+		Meta: b.Meta, Snapshot: snap, Content: map[baseline.Digest]string{}, GeneratedAt: h.now(), Location: h.loc(ctx)}
 	if h.opt.PublicURL != "" {
 		d.BaseURL = h.opt.PublicURL + h.base
 	}
@@ -202,7 +202,7 @@ func (h *Handler) tenantDocumentation(r *http.Request, p *principal) (*reporter.
 	if err != nil {
 		return nil, t, err
 	}
-	d := &reporter.TenantDocumentation{Tenant: reporter.TenantRef{ID: t.ID, Name: t.Name}, GeneratedAt: h.now(), Location: h.opt.Location}
+	d := &reporter.TenantDocumentation{Tenant: reporter.TenantRef{ID: t.ID, Name: t.Name}, GeneratedAt: h.now(), Location: h.loc(ctx)}
 	for _, x := range hs {
 		if x.BaselineVersion == 0 {
 			continue

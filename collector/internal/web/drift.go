@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/driftwatch/driftwatch/baseline"
-	"github.com/driftwatch/driftwatch/collector/internal/audit"
 	"github.com/driftwatch/driftwatch/collector/internal/policy"
 	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
 	"github.com/driftwatch/driftwatch/collector/internal/reconcile/pattern"
@@ -162,7 +161,7 @@ func (h *Handler) driftFilter(lk *lookup, t store.Tenant, f reporter.InboxFilter
 		df.Verdicts = append(df.Verdicts, string(v))
 	}
 	df.Key = itemPattern(f.Item)
-	df.Since, df.Until = f.Range(h.opt.Location)
+	df.Since, df.Until = f.Range(h.loc(lk.ctx))
 	return df, false, nil
 }
 
@@ -528,125 +527,24 @@ func (h *Handler) driftLink(w http.ResponseWriter, r *http.Request, p *principal
 		fs.Errors[reporter.FieldTicket] = "This tenant has no ticket " + fs.Values[reporter.FieldTicket] + "."
 		return h.renderDrift(w, r, p, di, t, fs, http.StatusUnprocessableEntity)
 	}
-	_, hosts, err := lk.hostsOf(t.ID)
-	if err != nil {
-		return err
-	}
-	hs := hosts[di.HostID]
-	spec := tk.Spec
-	spec.Scope.Hosts = slices.Clone(spec.Scope.Hosts)
-	spec.Scope.Items = slices.Clone(spec.Scope.Items)
-	if !scopeHasHost(tk.Scope, hs) {
-		spec.Scope.Hosts = append(spec.Scope.Hosts, hs.Name)
-	}
-	if !scopeHasItem(tk.Scope, di.Key) {
-		spec.Scope.Items = append(spec.Scope.Items, keyPattern(di.Key))
-	}
-	name := tk.Name()
-	msg := fmt.Sprintf("Ticket %s already covers this change; the verdict was decided again.", name)
-	if len(spec.Scope.Hosts) != len(tk.Scope.Hosts) || len(spec.Scope.Items) != len(tk.Scope.Items) {
-		before := tk.State
-		if err := h.amend(ctx, tk, spec, p, fmt.Sprintf("linked drift %s on %s: %s", di.Key, hs.Name, fs.Values[reporter.FieldReason]), di.ID); err != nil {
-			h.changed(t.ID)
-			return h.driftFailed(w, r, p, di, t, fs, err)
-		}
-		msg = fmt.Sprintf("Ticket %s now covers %s on %s.", name, di.Key, hs.Name)
-		if tk.State != before {
-			msg += fmt.Sprintf(" Its scope changed, so it went back from %s to %s and needs review and approval again.", before, tk.State)
-		}
-	}
-	_, err = h.changes.Reconcile(ctx, t.ID, fmt.Sprintf("drift %s linked to ticket %s by %s", di.Key, name, p.user.Email))
+	l, err := h.changes.Amend(ctx, t.ID, tk.ID, di.ID, p.actor(), fs.Values[reporter.FieldReason])
 	h.changed(t.ID)
-	if err != nil {
+	name := tk.Name()
+	switch {
+	case err != nil && l.Ticket == nil:
+		return h.driftFailed(w, r, p, di, t, fs, err)
+	case err != nil:
 		return err
+	}
+	msg := fmt.Sprintf("Ticket %s already covers this change; the verdict was decided again.", name)
+	if l.Amended {
+		msg = fmt.Sprintf("Ticket %s now covers %s on %s.", name, di.Key, l.HostName)
+		if l.Ticket.State != l.Before {
+			msg += fmt.Sprintf(" Its scope changed, so it went back from %s to %s and needs review and approval again.", l.Before, l.Ticket.State)
+		}
 	}
 	h.flash(w, r, reporter.FlashSuccess, msg)
 	return h.see(w, r, h.links.Drift(di.ID))
-}
-
-// scopeHasHost reports whether a ticket's scope names the host, by name,
-// glob or labels.
-func scopeHasHost(s ticket.Scope, hs store.Host) bool {
-	for _, n := range s.Hosts {
-		if n == hs.Name || pattern.MatchGlob(n, hs.Name) {
-			return true
-		}
-	}
-	if len(s.Labels) == 0 {
-		return false
-	}
-	for _, l := range s.Labels {
-		k, v, _ := strings.Cut(l, "=")
-		if got, ok := hs.Labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-// scopeHasItem reports whether one of a ticket's item patterns matches
-// the key.
-func scopeHasItem(s ticket.Scope, key string) bool {
-	for _, ps := range s.Items {
-		if pt, err := pattern.Compile(ps); err == nil && pt.Match(key) {
-			return true
-		}
-	}
-	return false
-}
-
-// keyPattern is the item pattern that matches exactly one key.
-func keyPattern(key string) string {
-	var b strings.Builder
-	kind, name, _ := strings.Cut(key, ":")
-	b.WriteString(kind + ":")
-	for _, r := range name {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// amend replaces a ticket's spec, as the user, and stores it with its
-// audit entry; tk is the amended ticket afterwards.
-func (h *Handler) amend(ctx context.Context, tk *ticket.Ticket, spec ticket.Spec, p *principal, comment, driftID string) error {
-	pol, _, err := h.changes.Policy(ctx, tk.TenantID)
-	if err != nil {
-		return err
-	}
-	now := h.now()
-	tr, err := tk.Amend(spec, p.actor(), pol, now, comment)
-	if err != nil {
-		return err
-	}
-	if tr.Action == "" {
-		return nil
-	}
-	doc, err := json.Marshal(tk)
-	if err != nil {
-		return fmt.Errorf("encode ticket %s: %w", tk.ID, err)
-	}
-	row := store.Ticket{ID: tk.ID, TenantID: tk.TenantID, Reference: tk.Reference, Title: tk.Title, State: string(tk.State),
-		Class: string(tk.Class), Origin: string(tk.Origin), CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
-		Version: tk.Version - 1, Doc: doc}
-	if start, end, ok := tk.WindowBounds(); ok {
-		row.WindowStart, row.WindowEnd = start, end
-	}
-	if tk.State.Final() {
-		row.FinishedAt = tk.UpdatedAt
-	}
-	detail, _ := json.Marshal(map[string]any{"ticket": tk.Name(), "action": tr.Action, "from": tr.From, "to": tr.To,
-		"comment": tr.Comment, "role": tr.By.Role, "changed": tr.Changed, "drift_item": driftID})
-	w := store.TicketWrite{Ticket: row, Audit: store.AuditEntry{TenantID: tk.TenantID, At: now, Actor: p.user.Email,
-		Action: audit.ActionTicketUpdate, Subject: tk.ID, Detail: detail}}
-	if tr.From != tr.To {
-		w.Transition = &store.TicketTransition{At: tr.At, Actor: tr.By.Email, Role: string(tr.By.Role), From: string(tr.From),
-			To: string(tr.To), Comment: tr.Comment}
-	}
-	_, err = h.st.UpdateTicket(ctx, w)
-	return err
 }
 
 // changeSummary says what changed for people, in one line: the

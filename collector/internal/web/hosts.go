@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
+	"github.com/driftwatch/driftwatch/collector/internal/connector"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/reporter"
 )
@@ -26,43 +27,63 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, p *principal)
 	if err != nil {
 		return err
 	}
-	type reads struct {
+	ctx := r.Context()
+	page := &reporter.OverviewPage{HostStaleAfter: h.opt.HostStaleAfter, ConnectorStaleAfter: connectorQuietOK,
+		Tenants: make([]reporter.TenantOverview, len(tenants))}
+	var tasks []func() error
+	for i, t := range tenants {
+		if to, ok := h.overviews.get(t.ID, h.now(), h.overviewTTL); ok {
+			page.Tenants[i] = to
+			continue
+		}
+		tasks = append(tasks, func() (err error) { page.Tenants[i], err = h.tenantOverview(ctx, t); return err })
+	}
+	if len(tasks) > 0 {
+		if err := parallel(tasks...); err != nil {
+			return err
+		}
+	}
+	page.Page = h.basePage(w, r, p, tenantID)
+	return h.write(w, http.StatusOK, func(out io.Writer) error { return h.r.Overview(out, page) })
+}
+
+// tenantOverview reads a tenant's part of the overview: its hosts with
+// their open drift and last sign of life, and its stale connectors; and
+// keeps it for the next requests (overviewCache).
+func (h *Handler) tenantOverview(ctx context.Context, t store.Tenant) (reporter.TenantOverview, error) {
+	var (
 		hosts  []store.Host
 		counts map[string]reporter.DriftCounts
 		heard  map[string]time.Time
 		conn   reporter.Connector
 		bad    bool
+		health []connector.Health
+	)
+	gen, at := h.overviews.generation(t.ID), h.now()
+	err := parallel(
+		func() (err error) { hosts, err = h.st.Hosts(ctx, t.ID); return err },
+		func() (err error) { counts, err = h.openCounts(ctx, t.ID); return err },
+		func() (err error) { heard, err = h.st.HeartbeatTimes(ctx, t.ID); return err },
+		func() (err error) { conn, bad, err = h.mailConnector(ctx, t.ID); return err },
+		func() (err error) { health, err = connector.Healths(ctx, h.st, t.ID, h.now()); return err },
+	)
+	if err != nil {
+		return reporter.TenantOverview{}, err
 	}
-	ctx := r.Context()
-	rs := make([]reads, len(tenants))
-	var tasks []func() error
-	for i, t := range tenants {
-		x := &rs[i]
-		tasks = append(tasks,
-			func() (err error) { x.hosts, err = h.st.Hosts(ctx, t.ID); return err },
-			func() (err error) { x.counts, err = h.openCounts(ctx, t.ID); return err },
-			func() (err error) { x.heard, err = h.st.HeartbeatTimes(ctx, t.ID); return err },
-			func() (err error) { x.conn, x.bad, err = h.mailConnector(ctx, t.ID); return err },
-		)
+	to := reporter.TenantOverview{Tenant: reporter.TenantRef{ID: t.ID, Name: t.Name}, Hosts: make([]reporter.HostSummary, len(hosts))}
+	for j, hs := range hosts {
+		to.Hosts[j] = hostSummary(hs, t, counts[hs.ID], heard)
 	}
-	if err := parallel(tasks...); err != nil {
-		return err
+	if bad {
+		to.Connectors = append(to.Connectors, conn)
 	}
-	page := &reporter.OverviewPage{HostStaleAfter: h.opt.HostStaleAfter, ConnectorStaleAfter: connectorQuietOK,
-		Tenants: make([]reporter.TenantOverview, len(tenants))}
-	for i, t := range tenants {
-		x, to := &rs[i], &page.Tenants[i]
-		to.Tenant = reporter.TenantRef{ID: t.ID, Name: t.Name}
-		to.Hosts = make([]reporter.HostSummary, len(x.hosts))
-		for j, hs := range x.hosts {
-			to.Hosts[j] = hostSummary(hs, t, x.counts[hs.ID], x.heard)
-		}
-		if x.bad {
-			to.Connectors = append(to.Connectors, x.conn)
+	for _, c := range health {
+		if c.Stale {
+			to.Connectors = append(to.Connectors, reporter.Connector{Name: c.Name, Kind: c.Kind, LastSuccess: c.LastSuccess, LastError: c.LastError})
 		}
 	}
-	page.Page = h.basePage(w, r, p, tenantID)
-	return h.write(w, http.StatusOK, func(out io.Writer) error { return h.r.Overview(out, page) })
+	h.overviews.put(t.ID, gen, at, to)
+	return to, nil
 }
 
 // maxParallel bounds the reads a page runs at once.

@@ -63,6 +63,14 @@ func foreignRequests(f *fixture, other string) map[string][]routeRequest {
 		reporter.RouteMetrics:      get("/ui/metrics" + q),
 		reporter.RouteAudit:        get("/ui/audit" + q),
 		reporter.RouteOutbox:       get("/ui/outbox" + q),
+		reporter.RouteSettings:     get("/ui/settings" + q),
+		reporter.RouteSettingsSave: post("/ui/settings", url.Values{reporter.FieldTenant: {tenant}, "scope": {"tenant"}, reporter.FieldTimeZone: {"Asia/Tokyo"}}),
+		// Without a link token the notification pages show the user's own
+		// preferences, never in another tenant.
+		reporter.RouteNotifications:     get("/ui/notifications" + q),
+		reporter.RouteNotificationsSave: post("/ui/notifications", url.Values{reporter.FieldTenant: {tenant}, "list": {"digest"}}),
+		reporter.RouteUnsubscribe:       get("/ui/notifications/unsubscribe" + q),
+		reporter.RouteUnsubscribePost:   post("/ui/notifications/unsubscribe"+q, url.Values{"List-Unsubscribe": {"One-Click"}}),
 	}
 }
 

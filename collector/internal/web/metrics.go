@@ -46,7 +46,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, p *principal) 
 		recs = append(recs, reconcile.Record{FirstSeen: di.FirstSeen, ResolvedAt: di.ResolvedAt, Verdict: reconcile.Verdict(di.Verdict),
 			Level: di.Level, Status: reconcile.Status(di.Status)})
 	}
-	loc := h.opt.Location
+	loc := h.loc(r.Context())
 	page := &reporter.MetricsPage{From: start, To: end.Add(-time.Nanosecond)}
 	byDay := map[time.Time]map[reporter.Verdict]int{}
 	for d := start; d.Before(end); d = d.AddDate(0, 0, 1) {

@@ -108,7 +108,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, p *principal) e
 	}
 	page := &reporter.SearchPage{Query: strings.TrimSpace(r.URL.Query().Get(reporter.FieldQuery))}
 	if page.Query != "" {
-		sq := parseSearch(page.Query, h.now(), h.opt.Location)
+		sq := parseSearch(page.Query, h.now(), h.loc(r.Context()))
 		lk := h.lookup(ctx)
 		if err := h.searchTenants(ctx, lk, tenants, sq, page); err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,6 +47,9 @@ type principal struct {
 	// tenants are the tenants the user may see, by name: every tenant for
 	// the MSP's staff, their own for a customer's user.
 	tenants []store.Tenant
+	// zone is the time zone the user chose, tenantZone the default of
+	// the tenant the request is about; "" when none is set.
+	zone, tenantZone string
 }
 
 // msp reports whether the user is the MSP's staff, who see every tenant.
@@ -178,6 +180,10 @@ func (h *Handler) signedIn(fn pageFunc) http.Handler {
 			http.Redirect(w, r, h.links.SignIn(next), http.StatusSeeOther)
 			return
 		}
+		if r, err = h.withLocation(r, p); err != nil {
+			h.fail(w, r, nil, fmt.Errorf("time zone: %w", err))
+			return
+		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
 				h.fail(w, r, p, badRequest("The form could not be read."))
@@ -202,15 +208,6 @@ func sameOriginReferer(r *http.Request, base string) string {
 		return ""
 	}
 	return u.RequestURI()
-}
-
-// clientAddr is the request's client address, without the port.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // signinToken returns the sign-in form's CSRF token, setting its cookie
@@ -291,13 +288,13 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	now := h.now()
-	acctKey, addrKey := "account:"+strings.ToLower(email), "address:"+clientAddr(r)
+	acctKey, addrKey := "account:"+strings.ToLower(email), "address:"+h.clientAddr(r)
 	if wait, err := h.limited(ctx, now, acctKey, addrKey); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	} else if wait > 0 {
 		h.log.Warn("sign-in refused: too many failures", zap.String("request_id", requestID(r)),
-			zap.String("email", email), zap.String("client", clientAddr(r)), zap.Duration("retry_after", wait))
+			zap.String("email", email), zap.String("client", h.clientAddr(r)), zap.Duration("retry_after", wait))
 		page.RateLimited, page.RetryAfter = true, wait
 		h.renderSignIn(w, r, http.StatusTooManyRequests, page, tok)
 		return
@@ -314,7 +311,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.Info("sign-in failed", zap.String("request_id", requestID(r)), zap.String("email", email),
-			zap.String("client", clientAddr(r)))
+			zap.String("client", h.clientAddr(r)))
 		page.Error = msgBadCredentials
 		h.renderSignIn(w, r, http.StatusUnauthorized, page, tok)
 		return
@@ -336,7 +333,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("signed in", zap.String("request_id", requestID(r)), zap.String("email", u.Email),
-		zap.String("user", u.ID), zap.String("tenant", u.TenantID), zap.String("client", clientAddr(r)))
+		zap.String("user", u.ID), zap.String("tenant", u.TenantID), zap.String("client", h.clientAddr(r)))
 	h.prune(ctx, now)
 	http.Redirect(w, r, reporter.SafeNext(next, h.links.Overview("")), http.StatusSeeOther)
 }
@@ -408,7 +405,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u store.U
 		ua = strings.ToValidUTF8(ua[:min(len(ua), 512)], "?")
 	}
 	sess := store.Session{IDHash: auth.Hash(secret), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: h.expiry(now, now), RemoteAddr: clientAddr(r), UserAgent: ua}
+		ExpiresAt: h.expiry(now, now), RemoteAddr: h.clientAddr(r), UserAgent: ua}
 	if err := h.st.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}
@@ -492,7 +489,7 @@ func (h *Handler) takeFlashes(w http.ResponseWriter, r *http.Request) []reporter
 // basePage is what every page of a signed-in user shows around its
 // content.
 func (h *Handler) basePage(w http.ResponseWriter, r *http.Request, p *principal, tenantID string) reporter.Page {
-	pg := reporter.Page{Now: h.now(), Location: h.opt.Location, CSRFToken: p.sess.CSRFToken, TenantID: tenantID,
+	pg := reporter.Page{Now: h.now(), Location: h.loc(r.Context()), CSRFToken: p.sess.CSRFToken, TenantID: tenantID,
 		RequestID: requestID(r), Flashes: h.takeFlashes(w, r),
 		User: &reporter.User{Email: p.user.Email, Role: p.user.Role}}
 	for _, t := range p.tenants {

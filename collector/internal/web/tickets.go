@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/collector/internal/changes"
 	"github.com/driftwatch/driftwatch/collector/internal/policy"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/collector/internal/ticket"
@@ -297,7 +298,7 @@ func (h *Handler) ticketNew(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		page.FromDrift, t, ok = &row, dt, true
 		page.Draft = reporter.TicketDraft{Title: fmt.Sprintf("%s %s on %s", di.Key, di.Change, row.Host.Name),
-			Hosts: []string{row.Host.Name}, ItemPatterns: []string{keyPattern(di.Key)}}
+			Hosts: []string{row.Host.Name}, ItemPatterns: []string{changes.KeyPattern(di.Key)}}
 	} else {
 		var err error
 		if t, ok, err = h.oneTenant(r, p); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/collector/internal/changes"
+	"github.com/driftwatch/driftwatch/collector/internal/notify"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/reporter"
 )
@@ -74,11 +76,21 @@ type Options struct {
 	// out the time of a sign-in with an unknown email;
 	// DefaultPasswordParams when zero.
 	PasswordParams PasswordParams
+	// TrustedProxies are the addresses of the proxies in front of the
+	// collector whose X-Forwarded-For header names the client, for the
+	// sign-in rate limit, the sign-in log and the sessions' addresses;
+	// with none, the client is the connection's peer.
+	TrustedProxies []netip.Prefix
 	// Location is the time zone pages show times in; UTC when nil.
 	Location *time.Location
 	// HostStaleAfter is how long a host may stay silent before the
 	// overview lists it; reporter.DefaultHostStaleAfter when zero.
 	HostStaleAfter time.Duration
+	// NotifyPolicies are the tenants' notification policies in force, for
+	// the preference page to show which lists a recipient is sent and
+	// which the tenant makes mandatory; nil: every list as sent, none
+	// mandatory.
+	NotifyPolicies notify.PolicySource
 	// Log receives sign-ins and server errors; nil logs nothing.
 	Log *zap.Logger
 	// Now is the clock; time.Now when nil.
@@ -103,11 +115,13 @@ type Handler struct {
 
 	lastPrune atomic.Int64
 	counts    countsCache
-	// slowCount and countsTTL are the consts of the same names; tests
-	// change them.
-	slowCount, countsTTL time.Duration
-	auditMu              sync.Mutex
-	audits               map[string]auditCheck
+	overviews overviewCache
+	// slowCount, countsTTL and overviewTTL are the consts of the same
+	// names; tests change them.
+	slowCount, countsTTL, overviewTTL time.Duration
+
+	auditMu sync.Mutex
+	audits  map[string]auditCheck
 }
 
 // New returns a Handler with opt's defaults filled in.
@@ -157,7 +171,7 @@ func New(opt Options) (*Handler, error) {
 	}
 	h := &Handler{opt: opt, st: opt.Store, changes: opt.Changes, r: rd, links: rd.Links(), base: opt.BasePath,
 		log: opt.Log, cop: http.NewCrossOriginProtection(), dummyHash: dummyHash, audits: map[string]auditCheck{},
-		slowCount: slowCount, countsTTL: countsTTL}
+		slowCount: slowCount, countsTTL: countsTTL, overviewTTL: overviewTTL}
 	h.routes()
 	return h, nil
 }
@@ -182,6 +196,10 @@ func (h *Handler) routes() {
 	m.HandleFunc(reporter.RouteSignIn, h.handleSignInPage)
 	m.HandleFunc(reporter.RouteSignInPost, h.handleSignIn)
 	m.HandleFunc(reporter.RouteSignOut, h.handleSignOut)
+	m.HandleFunc(reporter.RouteNotifications, h.handleNotifications)
+	m.HandleFunc(reporter.RouteNotificationsSave, h.handleNotificationsSave)
+	m.HandleFunc(reporter.RouteUnsubscribe, h.handleUnsubscribePage)
+	m.HandleFunc(reporter.RouteUnsubscribePost, h.handleUnsubscribe)
 	for route, fn := range map[string]pageFunc{
 		reporter.RouteOverview:        h.overview,
 		reporter.RouteInbox:           h.inbox,
@@ -208,6 +226,8 @@ func (h *Handler) routes() {
 		reporter.RouteMetrics:         h.metrics,
 		reporter.RouteAudit:           h.audit,
 		reporter.RouteOutbox:          h.outbox,
+		reporter.RouteSettings:        h.settings,
+		reporter.RouteSettingsSave:    h.settingsSave,
 	} {
 		m.Handle(route, h.signedIn(fn))
 	}
@@ -226,7 +246,9 @@ func Routes() []string {
 		reporter.RouteDrift, reporter.RouteDriftAccept, reporter.RouteDriftLink, reporter.RouteDriftRevert,
 		reporter.RouteTickets, reporter.RouteTicketNew, reporter.RouteTicketCreate, reporter.RouteTicket,
 		reporter.RouteTicketAction, reporter.RouteChangeLog, reporter.RouteChangeLogCSV, reporter.RouteSearch,
-		reporter.RouteMetrics, reporter.RouteAudit, reporter.RouteOutbox, reporter.RouteStatic}
+		reporter.RouteMetrics, reporter.RouteAudit, reporter.RouteOutbox, reporter.RouteStatic,
+		reporter.RouteNotifications, reporter.RouteNotificationsSave, reporter.RouteUnsubscribe, reporter.RouteUnsubscribePost,
+		reporter.RouteSettings, reporter.RouteSettingsSave}
 }
 
 // ServeHTTP serves the pages under the base path; it answers 404 for any

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,14 @@ import (
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
+
+// defaultMaxConns is the size of a collector's connection pool unless the
+// DSN sets pool_max_conns. pgx's default, the number of CPUs (at least 4),
+// is too few for ingest: a report holds a connection while the server
+// syncs its commit to disk, and the commits of the reports waiting
+// together share one sync only when each has a connection. Two collectors
+// take 32 of PostgreSQL's default 100.
+const defaultMaxConns = 16
 
 // Store is store.Store on a PostgreSQL database. Create it with Open.
 type Store struct {
@@ -32,6 +41,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	where := describe(cfg.ConnConfig)
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)

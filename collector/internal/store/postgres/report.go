@@ -17,18 +17,152 @@ import (
 // agent version and, when the host has no baseline, initial as version 1,
 // in one transaction that first locks the host's row, so that ingests of
 // one host, from any collector, follow each other.
+//
+// It takes one round trip: two statements sent as one batch, which the
+// server runs as one implicit transaction and commits when both are done
+// (or rolls back when one fails). The first locks the host's row and
+// reads its baseline; the second, which starts after the lock is held and
+// so sees every report committed before, inserts the report unless it is
+// a duplicate and updates the host (and stores the initial baseline) when
+// it is not.
 func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
 	if err := checkIngest(r, initial); err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 	}
+	if initial != nil && initial.Meta.Version != 1 {
+		// Refused only when it would be stored: the step by step
+		// transaction decides that.
+		return s.ingestTx(ctx, r, initial)
+	}
+	res, err := s.ingestBatch(ctx, r, initial)
+	if err != nil {
+		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
+	}
+	return res, nil
+}
+
+// ingestLock locks the host's row and reads its newest baseline.
+const ingestLock = `SELECT h.baseline_version, b.snapshot_digest
+	FROM hosts h LEFT JOIN baselines b ON b.host_id = h.id AND b.version = h.baseline_version
+	WHERE h.tenant_id = $1 AND h.id = $2
+	FOR UPDATE OF h`
+
+// ingestWrite inserts the report ($1 to $12) unless the host has it, and
+// then moves the host's last-seen time to the later of the two, takes the
+// report's open drift and agent version when no report of a higher
+// sequence is stored, and stores the initial baseline ($13 true, $14 to
+// $22) as version 1 when the host has none. It returns whether the report
+// and the baseline were stored.
+const ingestWrite = `WITH ins AS (
+		INSERT INTO reports (tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest,
+			item_count, agent_version, sources, drift, changes, size)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (host_id, sequence) DO NOTHING
+		RETURNING sequence
+	), newest AS (
+		SELECT NOT EXISTS (SELECT 1 FROM reports WHERE host_id = $2 AND sequence > $3) AS is_newest
+	), base AS (
+		INSERT INTO baselines (tenant_id, host_id, version, host_name, snapshot_digest, items,
+			approved_by, approved_at, reason, tickets, reviewed, snapshot)
+		SELECT $1, $2, 1, $14::text, $15::text, $16::integer, $17::text, $18::timestamptz, $19::text, $20::text[], $21::boolean, $22::bytea
+		FROM ins JOIN hosts h ON h.tenant_id = $1 AND h.id = $2
+		WHERE $13::boolean AND h.baseline_version = 0
+		RETURNING version
+	), upd AS (
+		UPDATE hosts SET last_seen = greatest(last_seen, $4),
+			open_drift = CASE WHEN newest.is_newest THEN $11 ELSE open_drift END,
+			agent_version = CASE WHEN newest.is_newest THEN coalesce(nullif($8, ''), agent_version) ELSE agent_version END,
+			baseline_version = CASE WHEN EXISTS (SELECT 1 FROM base) THEN 1 ELSE baseline_version END
+		FROM ins, newest
+		WHERE hosts.tenant_id = $1 AND hosts.id = $2
+		RETURNING 1
+	)
+	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM base), (SELECT count(*) FROM upd)`
+
+// ingestBatch is IngestReport in one round trip; initial, when not nil,
+// is version 1.
+func (s *Store) ingestBatch(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.IngestResult{}, err
+	}
+	args := []any{r.TenantID, r.HostID, int64(r.Sequence), utc(r.ReceivedAt), utc(r.TakenAt), r.SnapshotDigest.String(),
+		r.ItemCount, r.AgentVersion, nullJSON(r.Sources), nullJSON(r.Drift), r.Changes, r.Size,
+		initial != nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
+	if initial != nil {
+		m := initial.Meta
+		tickets := m.Tickets
+		if tickets == nil {
+			tickets = []string{}
+		}
+		snap := initial.Snapshot
+		if snap == nil {
+			snap = []byte{}
+		}
+		copy(args[13:], []any{m.Host, m.SnapshotDigest.String(), m.Items, m.ApprovedBy, utc(m.ApprovedAt), m.Reason, tickets, m.Reviewed, snap})
+	}
+	b := &pgx.Batch{}
+	b.Queue(ingestLock, r.TenantID, r.HostID)
+	b.Queue(ingestWrite, args...)
+	// Once sent, the batch is not cut off by the caller's cancellation: a
+	// commit cut off midway would leave the caller with an error for a
+	// report the server may have stored (see write).
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	br := s.pool.SendBatch(bctx, b)
+	var res store.IngestResult
+	var digest *string
+	lockErr := br.QueryRow().Scan(&res.BaselineVersion, &digest)
+	var stored, based bool
+	var updated int
+	writeErr := br.QueryRow().Scan(&stored, &based, &updated)
+	closeErr := br.Close()
+	switch {
+	case lockErr != nil:
+		return store.IngestResult{}, mapErr(lockErr)
+	case writeErr != nil:
+		if err := mapErr(writeErr); errors.Is(err, store.ErrExists) {
+			return store.IngestResult{}, fmt.Errorf("initial baseline: %w: %v", store.ErrConflict, writeErr)
+		}
+		return store.IngestResult{}, mapErr(writeErr)
+	case closeErr != nil:
+		return store.IngestResult{}, fmt.Errorf("commit: %w", closeErr)
+	case stored && updated != 1:
+		// Cannot happen with the host's row locked; said rather than
+		// assumed.
+		return store.IngestResult{}, fmt.Errorf("host row not updated (%d rows)", updated)
+	}
+	if digest != nil {
+		d, err := baseline.ParseDigest(*digest)
+		if err != nil {
+			return store.IngestResult{}, fmt.Errorf("baseline v%d: %w", res.BaselineVersion, err)
+		}
+		res.BaselineDigest = d
+	}
+	res.Duplicate = !stored
+	if based {
+		res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
+	}
+	return res, nil
+}
+
+// ingestTx is IngestReport step by step in one transaction.
+func (s *Store) ingestTx(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
 	var res store.IngestResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		res = store.IngestResult{}
 		var lastSeen time.Time
-		err := tx.QueryRow(ctx, `SELECT baseline_version, last_seen FROM hosts WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			r.TenantID, r.HostID).Scan(&res.BaselineVersion, timeCol{&lastSeen})
+		var digest *string
+		err := tx.QueryRow(ctx, `SELECT h.baseline_version, h.last_seen, b.snapshot_digest
+			FROM hosts h LEFT JOIN baselines b ON b.host_id = h.id AND b.version = h.baseline_version
+			WHERE h.tenant_id = $1 AND h.id = $2 FOR UPDATE OF h`,
+			r.TenantID, r.HostID).Scan(&res.BaselineVersion, timeCol{&lastSeen}, &digest)
 		if err != nil {
 			return mapErr(err)
+		}
+		if digest != nil {
+			if res.BaselineDigest, err = baseline.ParseDigest(*digest); err != nil {
+				return fmt.Errorf("baseline v%d: %w", res.BaselineVersion, err)
+			}
 		}
 		// A statement of its own, after the lock: it sees every report
 		// committed before.
@@ -71,7 +205,7 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 		if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
 			return fmt.Errorf("initial baseline: %w", err)
 		}
-		res.BaselineVersion = 1
+		res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		return nil
 	})
 	if err != nil {

@@ -420,6 +420,10 @@ func (s *Store) DriftItems(ctx context.Context, tenantID string, f store.DriftFi
 	in("i.status", len(f.Statuses), func(i int) any { return f.Statuses[i] })
 	in("i.verdict", len(f.Verdicts), func(i int) any { return f.Verdicts[i] })
 	in("i.level", len(f.Levels), func(i int) any { return f.Levels[i] })
+	// Implied by the verdicts and levels, and what the inbox indexes are
+	// ordered by: the scan starts at the first matching item.
+	ps := priorities(f.Verdicts, f.Levels)
+	in("i.priority", len(ps), func(i int) any { return ps[i] })
 	if f.Key != "" {
 		if strings.Contains(f.Key, "*") {
 			q += ` AND i.key GLOB ?`
@@ -463,6 +467,21 @@ func (s *Store) DriftItems(ctx context.Context, tenantID string, f store.DriftFi
 		next = store.DriftCursor{Priority: store.DriftPriority(last.Verdict, last.Level), ChangedAt: last.ChangedAt, ID: last.ID}.String()
 	}
 	return ds, next, nil
+}
+
+// priorities returns the inbox priorities of the items with one of the
+// verdicts at one of the levels, without repeats; none unless both are
+// given.
+func priorities(verdicts []string, levels []int) []int {
+	var ps []int
+	for _, v := range verdicts {
+		for _, l := range levels {
+			if p := store.DriftPriority(v, l); !slices.Contains(ps, p) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps
 }
 
 // globPattern turns a key pattern, where only "*" is special, into a

@@ -25,11 +25,18 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 		res = store.IngestResult{}
 		var lastSeen time.Time
 		var maxSeq sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT baseline_version, last_seen, (SELECT max(sequence) FROM reports WHERE host_id = hosts.id)
+		var digest sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT baseline_version, last_seen, (SELECT max(sequence) FROM reports WHERE host_id = hosts.id),
+				(SELECT snapshot_digest FROM baselines WHERE host_id = hosts.id AND version = hosts.baseline_version)
 			FROM hosts WHERE tenant_id = ? AND id = ?`, r.TenantID, r.HostID).
-			Scan(&res.BaselineVersion, timeCol{&lastSeen}, &maxSeq)
+			Scan(&res.BaselineVersion, timeCol{&lastSeen}, &maxSeq, &digest)
 		if err != nil {
 			return mapErr(err)
+		}
+		if digest.Valid {
+			if res.BaselineDigest, err = baseline.ParseDigest(digest.String); err != nil {
+				return fmt.Errorf("baseline v%d: %w", res.BaselineVersion, err)
+			}
 		}
 		ins, err := tx.ExecContext(ctx, `INSERT INTO reports (tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest,
 				item_count, agent_version, sources, drift, changes, size)
@@ -68,7 +75,7 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 		if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
 			return fmt.Errorf("initial baseline: %w", err)
 		}
-		res.BaselineVersion = 1
+		res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		return nil
 	})
 	if err != nil {

@@ -28,6 +28,12 @@ type Store struct {
 	w *sql.DB // exactly one connection: every write
 	r *sql.DB // read-only connections
 
+	// The writer (see write): transactions waiting for it, closed by
+	// Close, and closed when it has stopped.
+	writes     chan *writeReq
+	quit       chan struct{}
+	writerDone chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -57,7 +63,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	s.startWriter()
+	return s, nil
 }
 
 // Migrate applies the migrations the database file at path lacks, creating
@@ -103,7 +111,8 @@ func openWriter(path string) (*sql.DB, error) {
 }
 
 // dsn returns the driver's name for path: the writer begins transactions
-// with BEGIN IMMEDIATE and sets WAL mode; readers are read-only.
+// with BEGIN IMMEDIATE, sets WAL mode, syncs every commit and keeps 16 MiB
+// of pages; readers are read-only.
 func dsn(path string, writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
@@ -111,6 +120,11 @@ func dsn(path string, writer bool) string {
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// A commit takes the write transactions waiting together (see
+		// write), each in a savepoint: their pages and savepoint journals
+		// stay in memory rather than spill to temporary files.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "cache_size(-16384)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Set("_query_only", "1")
@@ -129,29 +143,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools; calling it again does nothing.
+// Close stops the writer, after the write transactions it has taken, and
+// closes both pools; calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopWriter()
 		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
 		}
 	})
 	return s.closeErr
-}
-
-// write runs fn in one write transaction and commits it when fn returns
-// nil.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
-		return err
-	}
-	return tx.Commit()
 }
 
 // queryer is what *sql.DB and *sql.Tx share.

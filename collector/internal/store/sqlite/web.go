@@ -292,3 +292,71 @@ func (s *Store) HeartbeatTimes(ctx context.Context, tenantID string) (map[string
 	}
 	return out, nil
 }
+
+// TimeZones returns a user's zone and a tenant's default zone.
+func (s *Store) TimeZones(ctx context.Context, userID, tenantID string) (string, string, error) {
+	var user, tenant string
+	err := s.r.QueryRowContext(ctx, `SELECT
+			coalesce((SELECT time_zone FROM user_time_zones WHERE user_id = ?), ''),
+			coalesce((SELECT time_zone FROM tenant_time_zones WHERE tenant_id = ?), '')`, userID, tenantID).Scan(&user, &tenant)
+	if err != nil {
+		return "", "", fmt.Errorf("time zones of user %s and tenant %s: %w", userID, tenantID, err)
+	}
+	return user, tenant, nil
+}
+
+// SetUserTimeZone sets or clears a user's zone.
+func (s *Store) SetUserTimeZone(ctx context.Context, userID, zone string, at time.Time) error {
+	if userID == "" || at.IsZero() {
+		return fmt.Errorf("set time zone of user %q: no user or time: %w", userID, store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, userID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		if zone == "" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM user_time_zones WHERE user_id = ?`, userID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_time_zones (user_id, time_zone, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`,
+			userID, zone, fmtTime(at))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("set time zone of user %s: %w", userID, err)
+	}
+	return nil
+}
+
+// SetTenantTimeZone sets or clears a tenant's default zone.
+func (s *Store) SetTenantTimeZone(ctx context.Context, tenantID, zone, by string, at time.Time) error {
+	if tenantID == "" || at.IsZero() {
+		return fmt.Errorf("set time zone of tenant %q: no tenant or time: %w", tenantID, store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tenants WHERE id = ?`, tenantID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		if zone == "" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM tenant_time_zones WHERE tenant_id = ?`, tenantID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenant_time_zones (tenant_id, time_zone, updated_at, updated_by) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at,
+				updated_by = excluded.updated_by`, tenantID, zone, fmtTime(at), by)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("set time zone of tenant %s: %w", tenantID, err)
+	}
+	return nil
+}

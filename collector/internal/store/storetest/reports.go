@@ -105,7 +105,7 @@ func testIngestDuplicate(t *testing.T, s store.Store) {
 	init := newBaseline(h, 1)
 	res, err := s.IngestReport(ctx, again, &init)
 	must(t, "ingest the same sequence again", err)
-	diff(t, "ingest result", store.IngestResult{Duplicate: true, BaselineVersion: 1}, res)
+	diff(t, "ingest result", store.IngestResult{Duplicate: true, BaselineVersion: 1, BaselineDigest: init.Meta.SnapshotDigest}, res)
 	got, err := s.LatestReport(ctx, "a", h.ID)
 	must(t, "latest report", err)
 	diff(t, "stored report after a duplicate", storedReport(r), got)
@@ -175,7 +175,7 @@ func testIngestInitialBaseline(t *testing.T, s store.Store) {
 	init.TenantID, init.HostID = "", "" // taken from the report
 	res, err := s.IngestReport(ctx, report(h, 1, t0), &init)
 	must(t, "ingest with an initial baseline", err)
-	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1}, res)
+	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1, BaselineDigest: init.Meta.SnapshotDigest}, res)
 	wantB := init
 	wantB.TenantID, wantB.HostID = "a", h.ID
 	got, err := s.Baseline(ctx, "a", h.ID, 0)
@@ -191,7 +191,7 @@ func testIngestInitialBaseline(t *testing.T, s store.Store) {
 	other.Meta.Reason = "should not replace v1"
 	res, err = s.IngestReport(ctx, report(h, 2, t0.Add(time.Minute)), &other)
 	must(t, "ingest with an initial baseline", err)
-	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1}, res)
+	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1, BaselineDigest: init.Meta.SnapshotDigest}, res)
 	ms, err := s.Baselines(ctx, "a", h.ID)
 	must(t, "baselines", err)
 	diff(t, "baselines after a second initial baseline", []baseline.Meta{storedMeta(init.Meta)}, ms)
@@ -200,7 +200,7 @@ func testIngestInitialBaseline(t *testing.T, s store.Store) {
 	must(t, "add baseline", s.AddBaseline(ctx, newBaseline(h, 2)))
 	res, err = s.IngestReport(ctx, report(h, 3, t0.Add(2*time.Minute)), &other)
 	must(t, "ingest", err)
-	diff(t, "ingest result", store.IngestResult{BaselineVersion: 2}, res)
+	diff(t, "ingest result", store.IngestResult{BaselineVersion: 2, BaselineDigest: newBaseline(h, 2).Meta.SnapshotDigest}, res)
 
 	// An initial baseline of another host is refused, and nothing stored.
 	h2 := enroll(t, s, "a", "web2")
@@ -231,7 +231,7 @@ func testIngestAtomic(t *testing.T, s store.Store) {
 	good := newBaseline(h, 1)
 	res, err := s.IngestReport(ctx, r, &good)
 	must(t, "ingest with an initial baseline v1", err)
-	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1}, res)
+	diff(t, "ingest result", store.IngestResult{BaselineVersion: 1, BaselineDigest: good.Meta.SnapshotDigest}, res)
 
 	// A context cancelled before the ingest starts.
 	h2 := enroll(t, s, "a", "web2")

@@ -1,0 +1,192 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// maxGroup is the most write transactions one commit takes.
+const maxGroup = 64
+
+// errClosed is what a write gets after Close.
+var errClosed = errors.New("sqlite store is closed")
+
+// writeReq is one write transaction waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	err  error
+	pnc  any           // a panic of fn, raised again in its caller
+	done chan struct{} // closed when err (or pnc) is final
+}
+
+func (r *writeReq) finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// write runs fn in one write transaction and commits it when fn returns
+// nil: what fn wrote is stored whole, or not at all.
+//
+// Write transactions go through one goroutine, the writer, and the one
+// write connection. When several are waiting, the writer runs them in one
+// SQLite transaction, each in a savepoint of its own, and commits them
+// together: one WAL sync for all of them instead of one each, which is
+// what bounds a disk's transactions per second. A fn that fails is rolled
+// back to its savepoint and leaves the others' writes alone; a commit
+// that fails fails all of them. No caller returns before its writes are
+// committed, with synchronous = FULL, so nothing acknowledged is lost.
+//
+// fn must not call write itself (the writer would wait for itself), and
+// may run on the writer's goroutine.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.writes <- req:
+	case <-s.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Taken by the writer: it finishes it, even when ctx ends meanwhile
+	// (its statements still heed ctx).
+	<-req.done
+	if req.pnc != nil {
+		panic(req.pnc)
+	}
+	return req.err
+}
+
+// startWriter starts the writer goroutine; stopWriter stops it after the
+// transactions it has taken.
+func (s *Store) startWriter() {
+	s.writes = make(chan *writeReq)
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.runWriter()
+}
+
+func (s *Store) stopWriter() {
+	close(s.quit)
+	<-s.writerDone
+}
+
+func (s *Store) runWriter() {
+	defer close(s.writerDone)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.quit:
+			return
+		}
+		group := []*writeReq{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.writes:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup runs the transactions of group in one SQLite transaction and
+// commits it, then finishes each of them.
+func (s *Store) commitGroup(group []*writeReq) {
+	live := make([]*writeReq, 0, len(group))
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.finish(err)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The transaction outlives any one caller's context; each fn's
+	// statements use its own.
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range live {
+			r.finish(err)
+		}
+		return
+	}
+	if len(live) == 1 {
+		r := live[0]
+		if err := run(r, tx); err != nil {
+			_ = tx.Rollback() // the error that matters is fn's
+			r.finish(err)
+			return
+		}
+		r.finish(tx.Commit())
+		return
+	}
+	ok := make([]*writeReq, 0, len(live))
+	for i, r := range live {
+		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+			s.abandon(tx, ok, live[i:], fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		if err := run(r, tx); err != nil {
+			if _, rerr := tx.Exec(`ROLLBACK TO w`); rerr != nil {
+				// The transaction itself is gone (an interrupted
+				// statement can take it along): nothing of it stays.
+				r.finish(err)
+				s.abandon(tx, ok, live[i+1:], fmt.Errorf("roll back a failed write: %w", rerr))
+				return
+			}
+			if _, rerr := tx.Exec(`RELEASE w`); rerr != nil {
+				r.finish(err)
+				s.abandon(tx, ok, live[i+1:], fmt.Errorf("release a failed write: %w", rerr))
+				return
+			}
+			r.finish(err) // rolled back: nothing of it will be committed
+			continue
+		}
+		if _, err := tx.Exec(`RELEASE w`); err != nil {
+			s.abandon(tx, append(ok, r), live[i+1:], fmt.Errorf("release: %w", err))
+			return
+		}
+		ok = append(ok, r)
+	}
+	err = tx.Commit()
+	for _, r := range ok {
+		r.finish(err)
+	}
+}
+
+// abandon rolls back the group's transaction: the writes that had
+// succeeded in it fail with err, and those not run yet are run in a group
+// of their own.
+func (s *Store) abandon(tx *sql.Tx, done, rest []*writeReq, err error) {
+	_ = tx.Rollback()
+	for _, r := range done {
+		r.finish(fmt.Errorf("write transaction rolled back with others: %w", err))
+	}
+	if len(rest) > 0 {
+		s.commitGroup(rest)
+	}
+}
+
+// run calls r.fn, turning a panic into an error here and into the same
+// panic in r's caller.
+func run(r *writeReq, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.pnc = p
+			err = fmt.Errorf("write transaction panicked: %v", p)
+		}
+	}()
+	return r.fn(tx)
+}
