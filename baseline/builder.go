@@ -107,26 +107,34 @@ func (b *Builder) Truncate(n int) {
 // one with the lowest tag; drop is called for each item left out, with its
 // key, its tag and the kept item's tag.
 func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
-	order := make([]int, len(b.recs))
-	for i := range order {
-		order[i] = i
+	// Keys share a long prefix (file:/etc/…): each record carries the 4
+	// bytes that follow the prefix common to all keys, so that most
+	// comparisons are one of two integers and touch no key.
+	p := b.commonPrefix()
+	sorted := make([]sortRec, len(b.recs))
+	for i := range sorted {
+		sorted[i] = sortRec{next: nextBytes(b.key(i), p), i: uint32(i)}
 	}
 	// Sort by key, then tag, then order of arrival: deterministic without a
 	// stable sort, which is slower.
-	less := func(x, y int) int {
-		if c := bytes.Compare(b.key(x), b.key(y)); c != 0 {
+	less := func(x, y sortRec) int {
+		if x.next != y.next {
+			return cmp.Compare(x.next, y.next)
+		}
+		if c := bytes.Compare(b.key(int(x.i))[p:], b.key(int(y.i))[p:]); c != 0 {
 			return c
 		}
-		if tx, ty := b.recs[x].tag, b.recs[y].tag; tx != ty {
+		if tx, ty := b.recs[x.i].tag, b.recs[y.i].tag; tx != ty {
 			return cmp.Compare(tx, ty)
 		}
-		return cmp.Compare(x, y)
+		return cmp.Compare(x.i, y.i)
 	}
-	order = parallelSort(order, less)
-	recs := make([]lineRec, 0, len(order))
+	sorted = parallelSort(sorted, less)
+	recs := make([]lineRec, 0, len(sorted))
 	var slow map[int]string
-	for k, i := range order {
-		if k > 0 && bytes.Equal(b.key(order[k-1]), b.key(i)) {
+	for k, r := range sorted {
+		i := int(r.i)
+		if k > 0 && bytes.Equal(b.key(int(sorted[k-1].i)), b.key(i)) {
 			kept := recs[len(recs)-1].tag
 			drop(string(b.key(i)), int(b.recs[i].tag), int(kept))
 			continue
@@ -140,6 +148,48 @@ func (b *Builder) Dedupe(drop func(key string, tag, keptTag int)) {
 		recs = append(recs, b.recs[i])
 	}
 	b.recs, b.slow, b.sorted = recs, slow, true
+}
+
+// sortRec is one item in Dedupe's sort: the 4 key bytes after the common
+// prefix, big-endian (zero-padded past the key's end), and its index; 8
+// bytes in all.
+type sortRec struct {
+	next uint32
+	i    uint32
+}
+
+// commonPrefix returns the length of the prefix all keys share.
+func (b *Builder) commonPrefix() int {
+	if len(b.recs) == 0 {
+		return 0
+	}
+	first := b.key(0)
+	p := len(first)
+	for i := 1; i < len(b.recs) && p > 0; i++ {
+		k := b.key(i)
+		n := min(p, len(k))
+		j := 0
+		for j < n && k[j] == first[j] {
+			j++
+		}
+		p = j
+	}
+	return p
+}
+
+// nextBytes returns the 4 bytes of key from p as a big-endian integer,
+// zero-padded past the key's end. When two keys' values differ they order
+// the keys as bytes.Compare does: a key that ends early is a prefix of the
+// other, or differs from it at an earlier byte.
+func nextBytes(key []byte, p int) uint32 {
+	var v uint32
+	for j := range 4 {
+		v <<= 8
+		if p+j < len(key) {
+			v |= uint32(key[p+j])
+		}
+	}
+	return v
 }
 
 // ContentDigests returns the content digests the items reference.
@@ -173,14 +223,26 @@ func (b *Builder) Finish(host Host, takenAt time.Time) *Encoded {
 	}
 	e := &Encoded{Host: host, TakenAt: takenAt.UTC(), b: b}
 	h := sha256.New()
-	var hb []byte
-	hb = appendString(hb, host.Name)
-	hb = append(hb, '\n')
-	h.Write(hb)
+	// The lines go to the hash in blocks of about 64 KiB, not two writes
+	// per item.
+	buf := make([]byte, 0, 64<<10)
+	buf = appendString(buf, host.Name)
+	buf = append(buf, '\n')
 	for i := range b.recs {
-		h.Write(b.line(&b.recs[i]))
-		h.Write([]byte{'\n'})
+		l := b.line(&b.recs[i])
+		if len(buf)+len(l)+1 > cap(buf) {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+		if len(l)+1 > cap(buf) {
+			h.Write(l)
+			h.Write([]byte{'\n'})
+			continue
+		}
+		buf = append(buf, l...)
+		buf = append(buf, '\n')
 	}
+	h.Write(buf)
 	h.Sum(e.digest[:0])
 	return e
 }
@@ -234,7 +296,7 @@ func (e *Encoded) Snapshot() (*Snapshot, error) {
 // parallelSort sorts s with cmp, the halves of a large slice on two
 // goroutines, then merges them. The result is the same as slices.SortFunc's
 // for a total order.
-func parallelSort(s []int, cmp func(a, b int) int) []int {
+func parallelSort[T any](s []T, cmp func(a, b T) int) []T {
 	if len(s) < 1<<14 {
 		slices.SortFunc(s, cmp)
 		return s
@@ -248,7 +310,7 @@ func parallelSort(s []int, cmp func(a, b int) int) []int {
 	}()
 	slices.SortFunc(s[mid:], cmp)
 	wg.Wait()
-	out := make([]int, 0, len(s))
+	out := make([]T, 0, len(s))
 	i, j := 0, mid
 	for i < mid && j < len(s) {
 		if cmp(s[i], s[j]) <= 0 {

@@ -97,6 +97,9 @@ else
 fi
 
 # --- corpus -------------------------------------------------------------
+# The load average is printed with the results: on a shared machine it
+# says how much the figures were squeezed.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 log "generating $FILES files into $TREE"
 start=$EPOCHREALTIME
 "$BIN/corpus" -out "$TREE" -files "$FILES" -seed "$SEED" -size-mb "$SIZE_MB" >"$LOGS/corpus.out"
@@ -289,6 +292,7 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "cache:      $cache"
 	echo "AIDE rule:  ftype+p+u+g+s+m+l+sha256, database not compressed"
 	echo "runs:       $REPEAT per operation; median wall time, largest peak RSS (/usr/bin/time -v)"
+	echo "load:       load average (1, 5, 15 min) $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) at the end"
 	echo
 	line "operation" "driftwatch" "AIDE" "AIDE/dw" "dw peak RSS" "AIDE peak RSS"
 	for r in "${ROWS[@]}"; do

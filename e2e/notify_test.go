@@ -292,7 +292,7 @@ escalation "ssh-config" {
 	if to := eml.Header.Get("To"); to != "<ops@acme.test>" {
 		t.Errorf("preview to %q", to)
 	}
-	if !strings.Contains(eml.Header.Get("List-Unsubscribe"), e.url+"/ui/notifications/unsubscribe?list=digest") {
+	if !strings.Contains(eml.Header.Get("List-Unsubscribe"), e.url+"/ui/notifications/unsubscribe?t=") {
 		t.Errorf("preview List-Unsubscribe %q", eml.Header.Get("List-Unsubscribe"))
 	}
 

@@ -40,7 +40,9 @@ type Emitter interface {
 	// Content and Redacted fields. When content is nil, Content and Redacted
 	// are kept as the source set them (a source that remembers unchanged
 	// content from an earlier run passes them on). The source sets the item's
-	// Digest to the SHA-256 of the raw content.
+	// Digest to the SHA-256 of the raw content. content is valid only during
+	// the call: the source may reuse its memory afterwards, so an emitter
+	// copies what it keeps.
 	Item(it baseline.Item, content []byte) baseline.Item
 	// Warn records a problem that did not stop the source.
 	Warn(err error)

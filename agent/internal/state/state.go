@@ -2,8 +2,10 @@
 // addressed by their SHA-256 (identical content is stored once), the
 // approved baselines of the host, versioned, and the scan cache.
 //
-// Every write is atomic (temporary file, fsync, rename, directory fsync), so
-// a crash leaves the previous state intact. The baseline index is the commit
+// Every write of a baseline or the index is atomic (temporary file, fsync,
+// rename, directory fsync), so a crash leaves the previous state intact. The
+// scan cache is only a cache: it is replaced by a rename without an fsync,
+// and a checksum makes a copy a crash damaged be ignored. The baseline index is the commit
 // point of an approval and carries an HMAC under a key that only this state
 // directory holds; each baseline file's SHA-256 is recorded in the index. A
 // baseline file or index edited outside driftwatch is refused on load with an

@@ -72,7 +72,7 @@ func (e *FieldError) Is(target error) bool { return target == store.ErrInvalid }
 type RecordedDeployment struct {
 	// Deployment is the deployment as stored.
 	Deployment store.Deployment
-	// Hosts are the names of its hosts, in the order of Deployment.HostIDs.
+	// Hosts are the names of its hosts, sorted.
 	Hosts []string
 	// Ticket is the ticket deployed under.
 	Ticket *ticket.Ticket
@@ -212,6 +212,7 @@ func (m *Manager) RecordDeployment(ctx context.Context, tenantID string, spec De
 	for _, h := range stored.HostIDs {
 		out.Hosts = append(out.Hosts, names[h])
 	}
+	slices.Sort(out.Hosts)
 	if !out.Authorizes {
 		out.Note = fmt.Sprintf("ticket %s is %s, not approved: the deployment is recorded but authorizes no drift until the ticket is approved", tk.Name(), tk.State)
 	}

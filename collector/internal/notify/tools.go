@@ -49,7 +49,8 @@ func SendTest(ctx context.Context, m Mailer, to string, now time.Time) (string, 
 
 // PreviewDigest renders the next digest of the tenant named tenant as it
 // stands at at: the period that its next run closes, with the changes so
-// far, as its first recipient gets it but without their signed links.
+// far, as its first recipient gets it, with links signed by a throwaway
+// key (they do not work).
 // Nothing is stored or sent; write it out with WriteMessage. This is
 // `driftwatch-collector digest preview`.
 func (n *Notifier) PreviewDigest(ctx context.Context, tenant string, at time.Time) (Message, error) {
@@ -80,8 +81,16 @@ func (n *Notifier) PreviewDigest(ctx context.Context, tenant string, at time.Tim
 		if len(to) == 0 {
 			to = []string{"no-recipients@invalid"}
 		}
-		// No signed links: a preview stores nothing, not even a key.
-		rc := Recipient{Address: to[0]}
+		// A preview stores nothing, not even a key: its links are signed
+		// with a throwaway key, so they show the recipient's message as it
+		// will be but do not work.
+		key := make([]byte, minKey)
+		_, _ = rand.Read(key) // never fails
+		signer, err := NewSigner(key)
+		if err != nil {
+			return Message{}, fmt.Errorf("digest preview of tenant %s: %w", t.Name, err)
+		}
+		rc := Recipient{Address: to[0], Token: signer.Sign(Subscription{TenantID: t.ID, Recipient: BareAddress(to[0]), List: pl.Kind.List()})}
 		c, err := render(n.o.Renderer, t, p, pl, n.metrics(ctx, t, pl, soFar, n.log.With(zap.String("tenant", t.Name))), rc)
 		if err != nil {
 			return Message{}, fmt.Errorf("digest preview of tenant %s: render: %w", t.Name, err)

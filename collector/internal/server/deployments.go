@@ -1,10 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -120,6 +123,10 @@ func deploymentOf(d store.Deployment, names map[string]string, tk *ticket.Ticket
 	for _, id := range d.HostIDs {
 		out.Hosts = append(out.Hosts, api.DeploymentHost{ID: id, Name: names[id]})
 	}
+	// By name, as people read them (the store keeps them by ID).
+	slices.SortFunc(out.Hosts, func(a, b api.DeploymentHost) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
 	if tk != nil {
 		out.Ticket, out.TicketState, out.Authorizes = tk.Name(), string(tk.State), tk.State.Authorizes()
 	}

@@ -125,6 +125,18 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
+// tryText is the visible text of the first node sel matches, or "" when
+// it cannot be read now: while a page loads, the node found may be gone
+// before its text is read.
+func (b *browser) tryText(sel string) string {
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		b.t.Logf("text of %s: %v (page still loading?)", sel, err)
+		return ""
+	}
+	return s
+}
+
 // shot saves a full-page screenshot as the next numbered artefact.
 func (b *browser) shot(name string) {
 	b.t.Helper()
@@ -259,7 +271,7 @@ func TestBrowser(t *testing.T) {
 	// The draft's page shows the workflow too: wait for the next page's.
 	var got string
 	waitCond(t, "the submitted ticket's page", func() bool {
-		got = b.text(`ol.workflow li[aria-current=step]`)
+		got = b.tryText(`ol.workflow li[aria-current=step]`)
 		return got == "Submitted"
 	})
 	if got != "Submitted" {

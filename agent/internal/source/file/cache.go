@@ -6,17 +6,23 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
-	"github.com/driftwatch/driftwatch/agent/internal/atomicfile"
 	"github.com/driftwatch/driftwatch/baseline"
 )
 
 // cacheMagic starts a cache file; its last byte is the format version.
-var cacheMagic = []byte("DWSCAN\x00\x02")
+// Version 3 ends with a CRC-32C of everything before it.
+var cacheMagic = []byte("DWSCAN\x00\x03")
+
+// crcSize is the size of the checksum that ends a cache file.
+const crcSize = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Entry is what the cache remembers of one regular file: the stat fields
 // that change whenever its content may have, and what reading it gave.
@@ -36,7 +42,8 @@ const entrySize = 8 + 5*8 + 2*32 + 1
 
 type slot struct {
 	Entry
-	seen bool // stored during this scan
+	key  uint64 // the path's hash
+	seen bool   // stored during this scan
 }
 
 // Cache remembers file digests between scans so that an unchanged file is
@@ -46,23 +53,73 @@ type slot struct {
 // digest of the configuration that built it: another configuration (other
 // redaction rules, another size cap) starts from an empty cache. It is safe
 // for concurrent use.
+//
+// The cache file is a cache, not a record: it is replaced atomically
+// (temporary file and rename) but not synced to disk, and a checksum over
+// the whole file guards it. A file a crash left damaged fails the checksum
+// and is ignored; the next scan then reads every file.
 type Cache struct {
-	mu      sync.Mutex
-	config  baseline.Digest
-	entries map[uint64]slot
-	loaded  int
-	dirty   bool
+	mu     sync.Mutex
+	config baseline.Digest
+	// The entries are kept in fixed-size chunks, numbered in order; the map
+	// holds their number. Growing the map moves 12 bytes per entry instead
+	// of a whole entry, and the chunks never move.
+	index  map[uint64]uint32
+	chunks [][]slot
+	n      int // entries held
+	loaded int // entries loaded from the file: numbers 0 to loaded-1
+	dirty  bool
 }
+
+// slotChunk is how many entries a chunk holds.
+const slotChunk = 4096
 
 // NewCache returns an empty cache for a configuration.
 func NewCache(config baseline.Digest) *Cache {
-	return &Cache{config: config, entries: map[uint64]slot{}}
+	return &Cache{config: config, index: map[uint64]uint32{}}
 }
 
+// find returns the slot of the path with hash h, or nil.
+func (c *Cache) find(h uint64) *slot {
+	i, ok := c.index[h]
+	if !ok {
+		return nil
+	}
+	return c.at(int(i))
+}
+
+// at returns entry number i.
+func (c *Cache) at(i int) *slot { return &c.chunks[i/slotChunk][i%slotChunk] }
+
+// add appends s as a new entry.
+func (c *Cache) add(s slot) {
+	if c.n%slotChunk == 0 {
+		c.chunks = append(c.chunks, make([]slot, slotChunk))
+	}
+	*c.at(c.n) = s
+	c.index[s.key] = uint32(c.n)
+	c.n++
+}
+
+// each calls f for every entry, in the order they were added.
+func (c *Cache) each(f func(s *slot)) {
+	for i := range c.n {
+		f(c.at(i))
+	}
+}
+
+// pathHash is the 64-bit FNV-1a hash of path, computed without allocating.
 func pathHash(path string) uint64 {
-	h := fnv.New64a()
-	io.WriteString(h, path)
-	return h.Sum64()
+	const (
+		offset64 = 14695981039346656037
+		prime64  = 1099511628211
+	)
+	h := uint64(offset64)
+	for i := 0; i < len(path); i++ {
+		h ^= uint64(path[i])
+		h *= prime64
+	}
+	return h
 }
 
 // LoadCache reads the cache at path. A missing, unreadable or outdated cache
@@ -77,10 +134,14 @@ func LoadCache(path string, config baseline.Digest) (*Cache, error) {
 		}
 		return c, fmt.Errorf("load scan cache %s: %w", path, err)
 	}
-	if !bytes.HasPrefix(data, cacheMagic) || len(data) < len(cacheMagic)+32+8 {
+	if !bytes.HasPrefix(data, cacheMagic) || len(data) < len(cacheMagic)+32+8+crcSize {
 		return c, fmt.Errorf("load scan cache %s: not a scan cache of this version", path)
 	}
-	data = data[len(cacheMagic):]
+	body, sum := data[:len(data)-crcSize], binary.LittleEndian.Uint32(data[len(data)-crcSize:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return c, fmt.Errorf("load scan cache %s: truncated or damaged (checksum mismatch)", path)
+	}
+	data = body[len(cacheMagic):]
 	var cfg baseline.Digest
 	copy(cfg[:], data[:32])
 	n := binary.LittleEndian.Uint64(data[32:40])
@@ -91,11 +152,12 @@ func LoadCache(path string, config baseline.Digest) (*Cache, error) {
 	if uint64(len(data)) != n*entrySize {
 		return c, fmt.Errorf("load scan cache %s: truncated", path)
 	}
-	c.entries = make(map[uint64]slot, n)
+	c.index = make(map[uint64]uint32, n)
 	for i := range int(n) {
 		rec := data[i*entrySize : (i+1)*entrySize]
 		var s slot
 		key := binary.LittleEndian.Uint64(rec[0:])
+		s.key = key
 		s.Size = int64(binary.LittleEndian.Uint64(rec[8:]))
 		s.Mtime = int64(binary.LittleEndian.Uint64(rec[16:]))
 		s.Ctime = int64(binary.LittleEndian.Uint64(rec[24:]))
@@ -104,9 +166,13 @@ func LoadCache(path string, config baseline.Digest) (*Cache, error) {
 		copy(s.Digest[:], rec[48:80])
 		copy(s.Content[:], rec[80:112])
 		s.Redacted = rec[112] == 1
-		c.entries[key] = s
+		if old := c.find(key); old != nil {
+			*old = s // a repeated key: the last one counts
+			continue
+		}
+		c.add(s)
 	}
-	c.loaded = len(c.entries)
+	c.loaded = c.n
 	return c, nil
 }
 
@@ -114,11 +180,23 @@ func LoadCache(path string, config baseline.Digest) (*Cache, error) {
 func (c *Cache) Lookup(path string) (Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.entries[pathHash(path)]
-	if !ok {
+	s := c.find(pathHash(path))
+	if s == nil {
 		return Entry{}, false
 	}
 	return s.Entry, true
+}
+
+// loadedHas reports whether the cache was loaded with an entry for the
+// path with hash h: whether a scan may find the file unchanged.
+func (c *Cache) loadedHas(h uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded == 0 {
+		return false
+	}
+	i, ok := c.index[h]
+	return ok && int(i) < c.loaded
 }
 
 // Reuse returns the remembered entry for path when its stat fields (size,
@@ -126,28 +204,39 @@ func (c *Cache) Lookup(path string) (Entry, bool) {
 // scan: one lookup and one lock for an unchanged file, the common case of
 // an incremental scan.
 func (c *Cache) Reuse(path string, stat Entry) (Entry, bool) {
-	h := pathHash(path)
+	return c.reuse(pathHash(path), stat)
+}
+
+// reuse is Reuse for the path with hash h.
+func (c *Cache) reuse(h uint64, stat Entry) (Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.entries[h]
-	if !ok || s.Size != stat.Size || s.Mtime != stat.Mtime || s.Ctime != stat.Ctime || s.Ino != stat.Ino || s.Dev != stat.Dev {
+	s := c.find(h)
+	if s == nil || s.Size != stat.Size || s.Mtime != stat.Mtime || s.Ctime != stat.Ctime || s.Ino != stat.Ino || s.Dev != stat.Dev {
 		return Entry{}, false
 	}
 	s.seen = true
-	c.entries[h] = s
 	return s.Entry, true
 }
 
 // Store records path's entry for the next scan.
 func (c *Cache) Store(path string, e Entry) {
-	h := pathHash(path)
+	c.store(pathHash(path), e)
+}
+
+// store is Store for the path with hash h.
+func (c *Cache) store(h uint64, e Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.entries[h]
-	if !ok || s.Entry != e {
-		c.dirty = true
+	if s := c.find(h); s != nil {
+		if s.Entry != e {
+			c.dirty = true
+		}
+		s.Entry, s.seen = e, true
+		return
 	}
-	c.entries[h] = slot{Entry: e, seen: true}
+	c.dirty = true
+	c.add(slot{Entry: e, key: h, seen: true})
 }
 
 // Dirty reports whether saving would change the cache: an entry was added
@@ -159,36 +248,38 @@ func (c *Cache) Dirty() bool {
 		return true
 	}
 	seen := 0
-	for _, s := range c.entries {
+	c.each(func(s *slot) {
 		if s.seen {
 			seen++
 		}
-	}
+	})
 	return seen != c.loaded
 }
 
-// Save writes the entries stored during this scan to path, atomically.
+// Save writes the entries stored during this scan to path, atomically but
+// without syncing it to disk (see Cache).
 func (c *Cache) Save(path string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n uint64
-	for _, s := range c.entries {
+	c.each(func(s *slot) {
 		if s.seen {
 			n++
 		}
-	}
-	err := atomicfile.Write(path, 0o600, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 256<<10)
+	})
+	err := writeUnsynced(path, func(w io.Writer) error {
+		sum := crc32.New(castagnoli)
+		bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 256<<10)
 		bw.Write(cacheMagic)
 		bw.Write(c.config[:])
 		var rec [entrySize]byte
 		binary.LittleEndian.PutUint64(rec[:8], n)
 		bw.Write(rec[:8])
-		for key, s := range c.entries {
+		c.each(func(s *slot) {
 			if !s.seen {
-				continue
+				return
 			}
-			binary.LittleEndian.PutUint64(rec[0:], key)
+			binary.LittleEndian.PutUint64(rec[0:], s.key)
 			binary.LittleEndian.PutUint64(rec[8:], uint64(s.Size))
 			binary.LittleEndian.PutUint64(rec[16:], uint64(s.Mtime))
 			binary.LittleEndian.PutUint64(rec[24:], uint64(s.Ctime))
@@ -201,11 +292,53 @@ func (c *Cache) Save(path string) error {
 				rec[112] = 1
 			}
 			bw.Write(rec[:])
+		})
+		if err := bw.Flush(); err != nil {
+			return err
 		}
-		return bw.Flush()
+		var tail [crcSize]byte
+		binary.LittleEndian.PutUint32(tail[:], sum.Sum32())
+		_, err := w.Write(tail[:])
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("save scan cache: %w", err)
+	}
+	return nil
+}
+
+// writeUnsynced replaces path with what fill writes: a temporary file in
+// the same directory, renamed over path once complete. Its name starts
+// like atomicfile's temporary files, so that a leftover of a crash is
+// removed when the state directory is opened.
+func writeUnsynced(path string, fill func(w io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+base+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := fill(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -122,9 +122,10 @@ func (s *Source) Kind() string { return baseline.KindFile }
 
 // job is one path for a worker to observe.
 type job struct {
-	path string
-	dir  *dirHandle // the open parent directory, nil for a root
-	name string     // the base name within dir
+	path  string
+	dir   *dirHandle // the open parent directory, nil for a root
+	name  string     // the base name within dir
+	isReg bool       // listed as a regular file by its directory
 }
 
 // Collect walks the roots and emits one item per path; see source.Source.
@@ -246,7 +247,7 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 		return
 	}
 	var stack []string
-	send := func(dir *dirHandle, p, name string, isDir bool) {
+	send := func(dir *dirHandle, p, name string, isDir, isReg bool) {
 		if s.exclude.Match(p) {
 			return
 		}
@@ -256,7 +257,7 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 					seen[p] = true
 				}
 				dir.acquire()
-				batch = append(batch, job{path: p, dir: dir, name: name})
+				batch = append(batch, job{path: p, dir: dir, name: name, isReg: isReg})
 				if len(batch) == batchSize {
 					flush()
 				}
@@ -266,27 +267,30 @@ func (s *Source) walk(ctx context.Context, root string, pat *glob.Pattern, seen 
 			stack = append(stack, p)
 		}
 	}
-	send(nil, root, "", fi.IsDir())
+	send(nil, root, "", fi.IsDir(), false)
+	buf := make([]byte, 32<<10)
 	for len(stack) > 0 && ctx.Err() == nil {
 		dir := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		// The workers stat and open the entries relative to the open
 		// directory: the kernel resolves one name, not the whole path.
-		h, entries, err := listDir(dir)
+		h, entries, err := listDir(dir, buf)
 		if err != nil {
 			emit.Warn(fmt.Errorf("%s: %w", dir, err))
 		}
 		for _, e := range entries {
-			send(h, join(dir, e.name), e.name, e.isDir)
+			send(h, join(dir, e.name), e.name, e.isDir, e.isReg)
 		}
 		h.release()
 	}
 }
 
-// dirEntry is one name in a directory and whether it is a directory.
+// dirEntry is one name in a directory and what the directory says it is:
+// a directory, a regular file, or (both false) something else or unknown.
 type dirEntry struct {
 	name  string
 	isDir bool
+	isReg bool
 }
 
 func join(dir, name string) string {
@@ -298,7 +302,8 @@ func join(dir, name string) string {
 
 // worker is one hashing goroutine's reusable state.
 type worker struct {
-	buf  []byte
+	buf  []byte // read buffer for hashing
+	data []byte // whole-file buffer for content that is kept
 	hash hash.Hash
 }
 
@@ -306,7 +311,25 @@ type worker struct {
 func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	path := j.path
 	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
-	st, err := lstatAt(j.dir, j.name, path)
+	cache := s.opt.Cache
+	var ph uint64
+	if cache != nil {
+		ph = pathHash(path)
+	}
+	// A regular file that will be read anyway is opened first and stat'ed
+	// through its descriptor; one whose cache entry may spare the read is
+	// stat'ed by name, and opened only if it changed.
+	var (
+		f   io.ReadCloser
+		st  statInfo
+		err = errors.ErrUnsupported
+	)
+	if j.isReg && (cache == nil || s.opt.Full || !cache.loadedHas(ph)) {
+		f, st, err = openStatAt(j.dir, j.name, path)
+	}
+	if err != nil {
+		st, err = lstatAt(j.dir, j.name, path)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return // gone since the directory was read
@@ -315,6 +338,9 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 		emit.Warn(fmt.Errorf("%s: %w", path, err))
 		emit.Item(it, nil)
 		return
+	}
+	if f != nil {
+		defer f.Close()
 	}
 	mode := st.mode
 	// Attributes are appended in name order, so no sort is needed:
@@ -356,19 +382,31 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	}
 	it.Attrs = attrs
 	if !mode.IsRegular() {
+		// Replaced since the directory was listed: an open descriptor is
+		// closed unread.
 		emit.Item(it, nil)
 		return
 	}
 
 	entry := Entry{Size: st.size, Mtime: st.mtime, Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
-	if c := s.opt.Cache; c != nil && !s.opt.Full {
-		if old, ok := c.Reuse(path, entry); ok {
+	if cache != nil && !s.opt.Full {
+		if old, ok := cache.reuse(ph, entry); ok {
 			it.Digest, it.Content, it.Redacted = old.Digest, old.Content, old.Redacted
 			emit.Item(it, nil)
 			return
 		}
 	}
-	digest, content, err := s.read(j, st.size, w)
+	s.pace(st.size)
+	if f == nil {
+		if f, err = openAt(j.dir, j.name, path); err == nil {
+			defer f.Close()
+		}
+	}
+	var digest baseline.Digest
+	var content []byte
+	if err == nil {
+		digest, content, err = s.read(f, path, st.size, w)
+	}
 	if err != nil {
 		it.Error = errText(err)
 		emit.Warn(fmt.Errorf("%s: %w", path, err))
@@ -377,28 +415,32 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	}
 	it.Digest = digest
 	rec := emit.Item(it, content)
-	if c := s.opt.Cache; c != nil {
+	if cache != nil {
 		entry.Digest, entry.Content, entry.Redacted = rec.Digest, rec.Content, rec.Redacted
-		c.Store(path, entry)
+		cache.store(ph, entry)
 	}
 }
 
-// read hashes a regular file and returns its content when it is kept: text
-// (valid UTF-8 without NUL bytes), not over the size cap, not digest-only.
-// size is the size lstat saw; a file that changes while it is read is read
-// to its end all the same.
-func (s *Source) read(j job, size int64, w *worker) (baseline.Digest, []byte, error) {
-	path := j.path
-	s.pace(size)
-	f, err := openAt(j.dir, j.name, path)
-	if err != nil {
-		return baseline.Digest{}, nil, err
-	}
-	defer f.Close()
+// read hashes the open regular file f and returns its content when it is
+// kept: text (valid UTF-8 without NUL bytes), not over the size cap, not
+// digest-only. size is the size stat saw; a file that changes while it is
+// read is read to its end all the same. The content is in the worker's
+// buffer, valid until the worker reads the next file (emitters copy what
+// they keep).
+func (s *Source) read(f io.Reader, path string, size int64, w *worker) (baseline.Digest, []byte, error) {
 	if s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path) {
 		// One read of size+1 bytes usually gets the whole file and shows
 		// its end.
-		data := make([]byte, size+1)
+		var data []byte
+		switch {
+		case int64(cap(w.data)) >= size+1:
+			data = w.data[:size+1]
+		case size < keepBufferSize:
+			w.data = make([]byte, size+1, max(size+1, 64<<10))
+			data = w.data
+		default:
+			data = make([]byte, size+1) // too large to keep around
+		}
 		n, err := io.ReadFull(f, data)
 		switch {
 		case err == io.ErrUnexpectedEOF || err == io.EOF:
@@ -419,6 +461,10 @@ func (s *Source) read(j job, size int64, w *worker) (baseline.Digest, []byte, er
 	w.hash.Reset()
 	return hashRest(w.hash, f, w.buf, size)
 }
+
+// keepBufferSize is the largest content buffer a worker keeps for the next
+// file.
+const keepBufferSize = 256 << 10
 
 // paceChunk is the most a single wait of the limiter asks for; a limiter's
 // burst must be at least this.

@@ -222,9 +222,7 @@ func TestCacheSkipsUnchangedFiles(t *testing.T) {
 	}
 	poison := baseline.Sum([]byte("poison"))
 	e.Digest = poison
-	sl := loaded.entries[pathHash(path)]
-	sl.Entry = e
-	loaded.entries[pathHash(path)] = sl
+	loaded.find(pathHash(path)).Entry = e
 	src, _ = New("files", Options{Paths: []string{root}, Content: true, MaxContentSize: 1024, Cache: loaded})
 	if got := sourcetest.Collect(t, src).Lookup("file:" + path).Digest; got != poison {
 		t.Errorf("unchanged file was re-read (digest %s)", got.Short())
@@ -294,6 +292,36 @@ func TestCacheDamagedFileIgnored(t *testing.T) {
 	}
 	if _, ok := got.Lookup("/etc/x"); ok {
 		t.Error("a damaged cache was used")
+	}
+}
+
+func TestCacheCorruptedFileIgnored(t *testing.T) {
+	cfg := baseline.Sum([]byte("c"))
+	p := filepath.Join(t.TempDir(), "cache")
+	c := NewCache(cfg)
+	c.Store("/etc/x", Entry{Size: 1, Digest: baseline.Sum([]byte("x"))})
+	c.Store("/etc/y", Entry{Size: 2, Digest: baseline.Sum([]byte("y"))})
+	if err := c.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadCache(p, cfg); err != nil {
+		t.Fatalf("intact cache: %v", err)
+	} else if e, ok := got.Lookup("/etc/y"); !ok || e.Size != 2 {
+		t.Fatalf("intact cache lost /etc/y: %+v %v", e, ok)
+	}
+	// A damaged byte inside an entry (the file keeps its length, as after
+	// a crash that wrote some blocks and not others) fails the checksum.
+	b, _ := os.ReadFile(p)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(p, b, 0o600)
+	got, err := LoadCache(p, cfg)
+	if err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("err = %v, want a checksum error", err)
+	}
+	for _, path := range []string{"/etc/x", "/etc/y"} {
+		if _, ok := got.Lookup(path); ok {
+			t.Errorf("a damaged cache was used for %s", path)
+		}
 	}
 }
 

@@ -33,8 +33,9 @@ type dirHandle struct {
 
 // listDir opens dir and lists its entries with getdents on the same
 // descriptor, which stays open for the workers' relative lookups until the
-// returned handle's last release.
-func listDir(dir string) (*dirHandle, []dirEntry, error) {
+// returned handle's last release. buf is the getdents buffer, reused from
+// one directory to the next.
+func listDir(dir string, buf []byte) (*dirHandle, []dirEntry, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err
@@ -42,7 +43,6 @@ func listDir(dir string) (*dirHandle, []dirEntry, error) {
 	h := &dirHandle{fd: fd}
 	h.refs.Store(1)
 	var entries []dirEntry
-	buf := make([]byte, 32<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -76,7 +76,7 @@ func parseDirents(b []byte, entries []dirEntry) []dirEntry {
 		if len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		entries = append(entries, dirEntry{name: string(name), isDir: typ == unix.DT_DIR})
+		entries = append(entries, dirEntry{name: string(name), isDir: typ == unix.DT_DIR, isReg: typ == unix.DT_REG})
 	}
 	return entries
 }
@@ -111,8 +111,37 @@ func lstatAt(dir *dirHandle, name, path string) (statInfo, error) {
 		if err != nil {
 			return statInfo{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 		}
-		break
+		return fromStat(&st), nil
 	}
+}
+
+// openStatAt opens what the directory listed as a regular file and stats
+// the open descriptor: the kernel resolves the name once, for the open,
+// instead of once for a stat and again for the open. The caller checks the
+// returned mode (the entry may have been replaced since it was listed) and
+// closes the file. On any error nothing is open, and the caller falls back
+// to lstatAt, which reports a vanished or replaced entry as before.
+func openStatAt(dir *dirHandle, name, path string) (io.ReadCloser, statInfo, error) {
+	f, err := openFD(dir, name, path)
+	if err != nil {
+		return nil, statInfo{}, err
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstat(f.fd, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			f.Close()
+			return nil, statInfo{}, &fs.PathError{Op: "fstat", Path: path, Err: err}
+		}
+		return f, fromStat(&st), nil
+	}
+}
+
+// fromStat converts a system stat into the source's portable form.
+func fromStat(st *unix.Stat_t) statInfo {
 	mode := fs.FileMode(st.Mode & 0o777)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFBLK:
@@ -144,7 +173,7 @@ func lstatAt(dir *dirHandle, name, path string) (statInfo, error) {
 		ino: st.Ino, dev: st.Dev,
 		ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec,
 		rdev:  st.Rdev, hasDevNums: true,
-	}, nil
+	}
 }
 
 func (s statInfo) modTime() time.Time { return time.Unix(0, s.mtime) }
@@ -178,6 +207,15 @@ func (f *fdFile) Close() error { return unix.Close(f.fd) }
 // a FIFO put in its place, and without updating its access time where the
 // kernel allows that.
 func openAt(dir *dirHandle, name, path string) (io.ReadCloser, error) {
+	f, err := openFD(dir, name, path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// openFD is openAt returning the descriptor's own type.
+func openFD(dir *dirHandle, name, path string) (*fdFile, error) {
 	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	open := func(flags int) (int, error) {
 		if dir != nil {

@@ -3,6 +3,7 @@
 package file
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -26,7 +27,7 @@ type statInfo struct {
 type dirHandle struct{}
 
 // listDir lists dir's entries; they are looked up by their full path.
-func listDir(dir string) (*dirHandle, []dirEntry, error) {
+func listDir(dir string, _ []byte) (*dirHandle, []dirEntry, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, nil, err
@@ -35,7 +36,7 @@ func listDir(dir string) (*dirHandle, []dirEntry, error) {
 	des, err := f.ReadDir(-1)
 	entries := make([]dirEntry, 0, len(des))
 	for _, e := range des {
-		entries = append(entries, dirEntry{name: e.Name(), isDir: e.IsDir()})
+		entries = append(entries, dirEntry{name: e.Name(), isDir: e.IsDir(), isReg: e.Type().IsRegular()})
 	}
 	return nil, entries, err
 }
@@ -59,5 +60,10 @@ func lstatAt(_ *dirHandle, _, path string) (statInfo, error) {
 func (s statInfo) modTime() time.Time { return time.Unix(0, s.mtime) }
 
 func openAt(_ *dirHandle, _, path string) (io.ReadCloser, error) { return os.Open(path) }
+
+// openStatAt is not offered here: the source stats each path first.
+func openStatAt(_ *dirHandle, _, _ string) (io.ReadCloser, statInfo, error) {
+	return nil, statInfo{}, errors.ErrUnsupported
+}
 
 func devMajorMinor(rdev uint64) (uint64, uint64) { return rdev >> 8, rdev & 0xff }
