@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,27 +87,6 @@ type currentItem struct {
 	seen               bool
 }
 
-// lockDriftHead locks a host's drift head, creating it at the host's
-// first report, and returns the newest applied report's sequence (-1 for
-// none) and time. store.ErrNotFound when the host is not the tenant's.
-func lockDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int64, time.Time, error) {
-	const lock = `SELECT seq, at FROM drift_heads WHERE tenant_id = $1 AND host_id = $2 FOR UPDATE`
-	var seq int64
-	var at time.Time
-	err := tx.QueryRow(ctx, lock, tenantID, hostID).Scan(&seq, timeCol{&at})
-	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := tx.Exec(ctx, `INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES ($1, $2, -1, NULL)
-			ON CONFLICT (tenant_id, host_id) DO NOTHING`, tenantID, hostID); err != nil {
-			return 0, time.Time{}, mapErr(err)
-		}
-		err = tx.QueryRow(ctx, lock, tenantID, hostID).Scan(&seq, timeCol{&at})
-	}
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("lock drift head: %w", err)
-	}
-	return seq, at, nil
-}
-
 // lockItemHosts locks the drift heads of the hosts of the tenant's items
 // ids, in host order. Every method that writes items locks their hosts'
 // heads first, so that they follow each other per host and never wait
@@ -128,10 +106,10 @@ func lockItemHosts(ctx context.Context, tx pgx.Tx, tenantID string, ids []string
 	return nil
 }
 
-// ApplyDrift applies a host's report in one transaction of a fixed
-// number of statements, however many items: the host's drift head is
-// locked, its current items read once, and the differences written with
-// array parameters and COPY.
+// ApplyDrift applies a host's report in one transaction of two round
+// trips, however many items: the first locks the host's drift head
+// (creating it at the host's first report) and reads its current items;
+// the second writes the differences with array parameters.
 func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uint64, at time.Time, obs []store.DriftObservation) (store.ApplyResult, error) {
 	if err := store.CheckObservations(seq, at, obs); err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
@@ -140,17 +118,13 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 	var res store.ApplyResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		res = store.ApplyResult{}
-		headSeq, headAt, err := lockDriftHead(ctx, tx, tenantID, hostID)
+		headSeq, headAt, cur, err := readDriftHead(ctx, tx, tenantID, hostID)
 		if err != nil {
 			return err
 		}
 		if int64(seq) <= headSeq {
 			res.Stale = true
 			return nil
-		}
-		cur, err := currentItems(ctx, tx, tenantID, hostID)
-		if err != nil {
-			return err
 		}
 		var events []store.DriftEvent
 		ev := func(e store.DriftEvent) {
@@ -201,11 +175,16 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			ev(e)
 			leaveIDs, leaveRevert = append(leaveIDs, c.id), append(leaveRevert, revert)
 		}
+		for _, o := range opens {
+			ev(store.DriftEvent{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+		}
 
-		// Items leave the current set before new ones of their keys come
-		// in; they were last seen in the report before this one.
+		// One batch, in this order: items leave the current set (they
+		// were last seen in the report before this one) before new ones
+		// of their keys come in, and events follow their items.
+		b := &pgx.Batch{}
 		if len(leaveIDs) > 0 {
-			rows, err := tx.Query(ctx, `UPDATE drift_items d SET current = false, last_seen = $3, last_seq = $4,
+			b.Queue(`UPDATE drift_items d SET current = false, last_seen = $3, last_seq = $4,
 					status = CASE WHEN u.revert THEN 'reverted' ELSE d.status END,
 					resolved_at = CASE WHEN u.revert THEN $5 ELSE d.resolved_at END,
 					resolved_by = CASE WHEN u.revert THEN '' ELSE d.resolved_by END,
@@ -214,6 +193,43 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				WHERE d.tenant_id = $1 AND d.id = u.id
 				RETURNING `+driftCols,
 				tenantID, leaveIDs, headAt, headSeq, at, reason, leaveRevert)
+		}
+		if len(modified) > 0 {
+			n := len(modified)
+			ids, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			for i, o := range modified {
+				ids[i], kinds[i], changes[i], digests[i], docs[i] = cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+			}
+			b.Queue(`UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
+					change_doc = u.doc::json, changed_at = $3
+				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, kind, change, digest, doc)
+				WHERE d.tenant_id = $1 AND d.id = u.id
+				RETURNING `+driftCols,
+				tenantID, ids, at, kinds, changes, digests, docs)
+		}
+		if len(opens) > 0 {
+			n := len(opens)
+			ids, keys, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			for i, o := range opens {
+				ids[i], keys[i], kinds[i], changes[i], digests[i], docs[i] = o.NewID, o.Key, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+			}
+			b.Queue(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
+					first_seen, first_seq, changed_at, current, status, priority)
+				SELECT $1, u.id, $2, u.key, u.kind, u.change, u.digest, u.doc::json, $3, $4, $3, true, 'open', $5
+				FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+					AS u(id, key, kind, change, digest, doc)`,
+				tenantID, hostID, at, int64(seq), store.DriftPriority("", 0), ids, keys, kinds, changes, digests, docs)
+		}
+		if len(events) > 0 {
+			queueEvents(b, tenantID, at, seq, events)
+		}
+		b.Queue(`UPDATE drift_heads SET seq = $3, at = $4 WHERE tenant_id = $1 AND host_id = $2`,
+			tenantID, hostID, int64(seq), at)
+
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if len(leaveIDs) > 0 {
+			rows, err := br.Query()
 			if err != nil {
 				return fmt.Errorf("close items: %w", err)
 			}
@@ -229,19 +245,8 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				}
 			}
 		}
-
 		if len(modified) > 0 {
-			n := len(modified)
-			ids, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-			for i, o := range modified {
-				ids[i], kinds[i], changes[i], digests[i], docs[i] = cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
-			}
-			rows, err := tx.Query(ctx, `UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
-					change_doc = u.doc::json, changed_at = $3
-				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, kind, change, digest, doc)
-				WHERE d.tenant_id = $1 AND d.id = u.id
-				RETURNING `+driftCols,
-				tenantID, ids, at, kinds, changes, digests, docs)
+			rows, err := br.Query()
 			if err != nil {
 				return fmt.Errorf("update items: %w", err)
 			}
@@ -252,18 +257,8 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				res.Updated[i].LastSeen, res.Updated[i].LastSeq = at, seq
 			}
 		}
-
 		if len(opens) > 0 {
-			prio := store.DriftPriority("", 0)
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"drift_items"},
-				[]string{"tenant_id", "id", "host_id", "key", "kind", "change", "state_digest", "change_doc",
-					"first_seen", "first_seq", "changed_at", "current", "status", "priority"},
-				pgx.CopyFromSlice(len(opens), func(i int) ([]any, error) {
-					o := opens[i]
-					return []any{tenantID, o.NewID, hostID, o.Key, o.Kind, string(o.Change), o.StateDigest, o.ChangeDoc,
-						at, int64(seq), at, true, store.DriftOpen, prio}, nil
-				}))
-			if err != nil {
+			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("open items: %w", mapErr(err))
 			}
 			for _, o := range opens {
@@ -273,16 +268,17 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 					FirstSeen: at, ChangedAt: at, LastSeen: at, FirstSeq: seq, LastSeq: seq,
 					Current: true, Status: store.DriftOpen,
 				})
-				ev(store.DriftEvent{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
 			}
 		}
-
-		if err := copyEvents(ctx, tx, tenantID, events); err != nil {
-			return err
+		if len(events) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("history: %w", mapErr(err))
+			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE drift_heads SET seq = $3, at = $4 WHERE tenant_id = $1 AND host_id = $2`,
-			tenantID, hostID, int64(seq), at)
-		return err
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("drift head: %w", err)
+		}
+		return br.Close()
 	})
 	if err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
@@ -293,12 +289,55 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 	return res, nil
 }
 
-// currentItems reads a host's current items by key.
-func currentItems(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (map[string]*currentItem, error) {
-	rows, err := tx.Query(ctx, `SELECT id, key, state_digest, status, verdict, level FROM drift_items
+// queueEvents queues the insert of ApplyDrift's events, all of report seq
+// at at, in their order.
+func queueEvents(b *pgx.Batch, tenantID string, at time.Time, seq uint64, es []store.DriftEvent) {
+	n := len(es)
+	ids, evs, actors := make([]string, n), make([]string, n), make([]string, n)
+	fromStatus, toStatus, fromVerdict, toVerdict := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	fromLevel, toLevel := make([]int32, n), make([]int32, n)
+	fromDigest, toDigest, reasons := make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range es {
+		ids[i], evs[i], actors[i] = e.ItemID, e.Event, e.Actor
+		fromStatus[i], toStatus[i], fromVerdict[i], toVerdict[i] = e.FromStatus, e.ToStatus, e.FromVerdict, e.ToVerdict
+		fromLevel[i], toLevel[i] = int32(e.FromLevel), int32(e.ToLevel)
+		fromDigest[i], toDigest[i], reasons[i] = e.FromDigest, e.ToDigest, e.Reason
+	}
+	b.Queue(`INSERT INTO drift_events (tenant_id, item_id, at, event, actor, report_seq,
+			from_status, to_status, from_verdict, to_verdict, from_level, to_level, from_digest, to_digest, reason)
+		SELECT $1, u.item_id, $2, u.event, u.actor, $3,
+			u.from_status, u.to_status, u.from_verdict, u.to_verdict, u.from_level, u.to_level, u.from_digest, u.to_digest, u.reason
+		FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+				$11::integer[], $12::integer[], $13::text[], $14::text[], $15::text[])
+			WITH ORDINALITY AS u(item_id, event, actor, from_status, to_status, from_verdict, to_verdict,
+				from_level, to_level, from_digest, to_digest, reason, n)
+		ORDER BY u.n`,
+		tenantID, at, int64(seq), ids, evs, actors, fromStatus, toStatus, fromVerdict, toVerdict,
+		fromLevel, toLevel, fromDigest, toDigest, reasons)
+}
+
+// readDriftHead locks a host's drift head, creating it at the host's
+// first report, and returns the newest applied report's sequence (-1 for
+// none) and time, and the host's current items by key, in one round
+// trip. store.ErrNotFound when the host is not the tenant's.
+func readDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int64, time.Time, map[string]*currentItem, error) {
+	b := &pgx.Batch{}
+	// The no-op update locks the head as SELECT … FOR UPDATE would.
+	b.Queue(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES ($1, $2, -1, NULL)
+		ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = drift_heads.seq
+		RETURNING seq, at`, tenantID, hostID)
+	b.Queue(`SELECT id, key, state_digest, status, verdict, level FROM drift_items
 		WHERE tenant_id = $1 AND host_id = $2 AND current`, tenantID, hostID)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	var seq int64
+	var at time.Time
+	if err := br.QueryRow().Scan(&seq, timeCol{&at}); err != nil {
+		return 0, time.Time{}, nil, fmt.Errorf("lock drift head: %w", mapErr(err))
+	}
+	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("current items: %w", err)
+		return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
 	}
 	defer rows.Close()
 	cur := make(map[string]*currentItem)
@@ -306,14 +345,18 @@ func currentItems(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (map[
 		var key string
 		c := new(currentItem)
 		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level); err != nil {
-			return nil, fmt.Errorf("current items: %w", err)
+			return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
 		}
 		cur[key] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("current items: %w", err)
+		return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
 	}
-	return cur, nil
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
+	}
+	return seq, at, cur, nil
 }
 
 // SetVerdicts writes reconciliation results with array parameters; items

@@ -5,9 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
@@ -105,30 +109,33 @@ type currentItem struct {
 }
 
 // ApplyDrift applies a host's report in one write transaction: the
-// host's current items are read once and only the differences written.
+// host's current items are read once and only the differences written,
+// with statements prepared once on the write connection and the items and
+// events of the report written a run of rows at a time.
 func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uint64, at time.Time, obs []store.DriftObservation) (store.ApplyResult, error) {
 	if err := store.CheckObservations(seq, at, obs); err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
 	}
 	at = at.UTC().Truncate(time.Microsecond)
+	ps, err := s.applyStatements(ctx)
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+	}
 	var res store.ApplyResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		res = store.ApplyResult{}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES (?, ?, -1, NULL)
-			ON CONFLICT (tenant_id, host_id) DO NOTHING`, tenantID, hostID); err != nil {
-			return mapErr(err)
-		}
+		stmt := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
+		// The head is created at the host's first report, and read.
 		var headSeq int64
 		var headAt time.Time
-		if err := tx.QueryRowContext(ctx, `SELECT seq, at FROM drift_heads WHERE tenant_id = ? AND host_id = ?`,
-			tenantID, hostID).Scan(&headSeq, timeCol{&headAt}); err != nil {
+		if err := stmt(ps.head).QueryRowContext(ctx, tenantID, hostID).Scan(&headSeq, timeCol{&headAt}); err != nil {
 			return fmt.Errorf("drift head: %w", mapErr(err))
 		}
 		if int64(seq) <= headSeq {
 			res.Stale = true
 			return nil
 		}
-		cur, err := currentItems(ctx, tx, tenantID, hostID)
+		cur, err := currentItems(ctx, stmt(ps.current), tenantID, hostID)
 		if err != nil {
 			return err
 		}
@@ -165,21 +172,21 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 
 		// Items leave the current set before new ones of their keys come in.
 		prevSeen, prevSeq := fmtTime(headAt), headSeq
-		leave, err := tx.PrepareContext(ctx, `UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?
-			WHERE tenant_id = ? AND id = ? RETURNING `+driftCols)
-		if err != nil {
-			return err
+		var leaveSt, revertSt *sql.Stmt // taken into tx when needed
+		leave := func() *sql.Stmt {
+			if leaveSt == nil {
+				leaveSt = stmt(ps.leave)
+			}
+			return leaveSt
 		}
-		defer leave.Close()
-		revert, err := tx.PrepareContext(ctx, `UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?,
-				status = 'reverted', resolved_at = ?, resolved_by = '', reason = ?
-			WHERE tenant_id = ? AND id = ? RETURNING `+driftCols)
-		if err != nil {
-			return err
+		revert := func() *sql.Stmt {
+			if revertSt == nil {
+				revertSt = stmt(ps.revert)
+			}
+			return revertSt
 		}
-		defer revert.Close()
 		for _, c := range superseded {
-			d, err := scanDrift(leave.QueryRowContext(ctx, prevSeen, prevSeq, tenantID, c.id))
+			d, err := scanDrift(leave().QueryRowContext(ctx, prevSeen, prevSeq, tenantID, c.id))
 			if err != nil {
 				return fmt.Errorf("supersede item %s: %w", c.id, err)
 			}
@@ -196,10 +203,10 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			e := event{ItemID: c.id, FromStatus: c.status, ToStatus: c.status, FromVerdict: c.verdict, ToVerdict: c.verdict,
 				FromLevel: c.level, ToLevel: c.level, FromDigest: c.digest, ToDigest: c.digest}
 			if c.status == store.DriftOpen || c.status == store.DriftRevertRequested {
-				d, err = scanDrift(revert.QueryRowContext(ctx, prevSeen, prevSeq, fmtTime(at), reason, tenantID, c.id))
+				d, err = scanDrift(revert().QueryRowContext(ctx, prevSeen, prevSeq, fmtTime(at), reason, tenantID, c.id))
 				e.Event, e.ToStatus, e.Reason = store.DriftEventReverted, store.DriftReverted, reason
 			} else {
-				d, err = scanDrift(leave.QueryRowContext(ctx, prevSeen, prevSeq, tenantID, c.id))
+				d, err = scanDrift(leave().QueryRowContext(ctx, prevSeen, prevSeq, tenantID, c.id))
 				e.Event, e.Reason = store.DriftEventCleared, fmt.Sprintf("no longer drifts (report %d)", seq)
 			}
 			if err != nil {
@@ -209,49 +216,71 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			res.Closed = append(res.Closed, d)
 		}
 
-		if len(modified) > 0 {
-			st, err := tx.PrepareContext(ctx, `UPDATE drift_items SET kind = ?, change = ?, state_digest = ?, change_doc = ?, changed_at = ?
-				WHERE tenant_id = ? AND id = ? RETURNING `+driftCols)
+		err = inRuns(len(modified), func(lo, n int) error {
+			args := make([]any, 0, 2+5*n)
+			args = append(args, fmtTime(at))
+			for _, o := range modified[lo : lo+n] {
+				args = append(args, cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc))
+			}
+			args = append(args, tenantID)
+			rows, err := stmt(ps.modify[runIndex(n)]).QueryContext(ctx, args...)
 			if err != nil {
-				return err
+				return fmt.Errorf("update items: %w", mapErr(err))
 			}
-			defer st.Close()
-			for _, o := range modified {
-				d, err := scanDrift(st.QueryRowContext(ctx, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc), fmtTime(at),
-					tenantID, cur[o.Key].id))
-				if err != nil {
-					return fmt.Errorf("update item %s: %w", cur[o.Key].id, err)
-				}
-				d.LastSeen, d.LastSeq = at, seq
-				res.Updated = append(res.Updated, d)
-			}
-		}
-
-		if len(opens) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
-					first_seen, first_seq, changed_at, current, status, priority)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open', ?)`)
+			ds, err := collectDrift(rows)
 			if err != nil {
-				return err
+				return fmt.Errorf("update items: %w", mapErr(err))
 			}
-			defer st.Close()
-			prio := store.DriftPriority("", 0)
-			for _, o := range opens {
-				if _, err := st.ExecContext(ctx, tenantID, o.NewID, hostID, o.Key, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc),
-					fmtTime(at), int64(seq), fmtTime(at), prio); err != nil {
-					return fmt.Errorf("open item %s for %s: %w", o.NewID, o.Key, mapErr(err))
-				}
-				res.Opened = append(res.Opened, openedItem(tenantID, hostID, seq, at, o))
-				ev(event{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+			if len(ds) != n {
+				return fmt.Errorf("update items: %d of %d found: %w", len(ds), n, store.ErrNotFound)
 			}
-		}
-
-		if err := insertEvents(ctx, tx, tenantID, events); err != nil {
+			for i := range ds {
+				ds[i].LastSeen, ds[i].LastSeq = at, seq
+			}
+			res.Updated = append(res.Updated, ds...)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE drift_heads SET seq = ?, at = ? WHERE tenant_id = ? AND host_id = ?`,
-			int64(seq), fmtTime(at), tenantID, hostID)
-		return err
+
+		prio := store.DriftPriority("", 0)
+		err = inRuns(len(opens), func(lo, n int) error {
+			args := make([]any, 0, 12*n)
+			for _, o := range opens[lo : lo+n] {
+				args = append(args, tenantID, o.NewID, hostID, o.Key, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc),
+					fmtTime(at), int64(seq), fmtTime(at), prio)
+			}
+			if _, err := stmt(ps.open[runIndex(n)]).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("open items %s to %s: %w", opens[lo].Key, opens[lo+n-1].Key, mapErr(err))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range opens {
+			res.Opened = append(res.Opened, openedItem(tenantID, hostID, seq, at, o))
+			ev(event{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+		}
+
+		err = inRuns(len(events), func(lo, n int) error {
+			args := make([]any, 0, 15*n)
+			for _, e := range events[lo : lo+n] {
+				args = append(args, eventArgs(tenantID, e)...)
+			}
+			if _, err := stmt(ps.events[runIndex(n)]).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("history: %w", mapErr(err))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := stmt(ps.setHead).ExecContext(ctx, int64(seq), fmtTime(at), tenantID, hostID); err != nil {
+			return fmt.Errorf("drift head: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
@@ -262,10 +291,132 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 	return res, nil
 }
 
-// currentItems reads a host's current items by key.
-func currentItems(ctx context.Context, tx *sql.Tx, tenantID, hostID string) (map[string]*currentItem, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, key, state_digest, status, verdict, level FROM drift_items
-		WHERE tenant_id = ? AND host_id = ? AND current = 1`, tenantID, hostID)
+// maxRun is the most rows one of ApplyDrift's multi-row statements
+// writes; it has one statement for each power of two up to it.
+const maxRun = 64
+
+// runSizes is the number of multi-row statements of each kind.
+var runSizes = bits.TrailingZeros(maxRun) + 1
+
+// inRuns calls f for consecutive runs [lo, lo+n) of n rows, n a power of
+// two no larger than maxRun, largest first: a report of 20 changes is
+// written in runs of 16 and 4.
+func inRuns(rows int, f func(lo, n int) error) error {
+	for lo := 0; lo < rows; {
+		n := maxRun
+		for n > rows-lo {
+			n >>= 1
+		}
+		if err := f(lo, n); err != nil {
+			return err
+		}
+		lo += n
+	}
+	return nil
+}
+
+// runIndex is the index of the statement for runs of n rows.
+func runIndex(n int) int { return bits.TrailingZeros(uint(n)) }
+
+// applyStmts are ApplyDrift's statements, prepared on the write
+// connection; the multi-row ones by runIndex.
+type applyStmts struct {
+	head, current, leave, revert, setHead *sql.Stmt
+	modify, open, events                  []*sql.Stmt
+}
+
+// applyCache holds each open Store's applyStmts, by a weak pointer to the
+// Store: the entry goes when the Store does.
+var (
+	applyCache   sync.Map // weak.Pointer[Store] -> *applyStmts
+	applyPrepare sync.Mutex
+)
+
+// applyStatements returns ApplyDrift's statements, preparing them at its
+// first call. It runs outside write: preparing takes the write connection.
+func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
+	k := weak.Make(s)
+	if v, ok := applyCache.Load(k); ok {
+		return v.(*applyStmts), nil
+	}
+	applyPrepare.Lock()
+	defer applyPrepare.Unlock()
+	if v, ok := applyCache.Load(k); ok {
+		return v.(*applyStmts), nil
+	}
+	var prepErr error
+	prep := func(q string) *sql.Stmt {
+		if prepErr != nil {
+			return nil
+		}
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			prepErr = fmt.Errorf("prepare statements: %w", err)
+		}
+		return st
+	}
+	ps := &applyStmts{
+		head: prep(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES (?, ?, -1, NULL)
+			ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = seq RETURNING seq, at`),
+		current: prep(`SELECT id, key, state_digest, status, verdict, level FROM drift_items
+			WHERE tenant_id = ? AND host_id = ? AND current = 1`),
+		leave: prep(`UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?
+			WHERE tenant_id = ? AND id = ? RETURNING ` + driftCols),
+		revert: prep(`UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?,
+				status = 'reverted', resolved_at = ?, resolved_by = '', reason = ?
+			WHERE tenant_id = ? AND id = ? RETURNING ` + driftCols),
+		setHead: prep(`UPDATE drift_heads SET seq = ?, at = ? WHERE tenant_id = ? AND host_id = ?`),
+	}
+	for i := range runSizes {
+		n := 1 << i
+		ps.modify = append(ps.modify, prep(`UPDATE drift_items SET kind = u.column2, change = u.column3,
+				state_digest = u.column4, change_doc = u.column5, changed_at = ?
+			FROM (VALUES `+rowsOf(n, 5)+`) AS u
+			WHERE drift_items.tenant_id = ? AND drift_items.id = u.column1 RETURNING `+driftCols))
+		ps.open = append(ps.open, prep(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
+				first_seen, first_seq, changed_at, current, status, priority)
+			VALUES `+repeatRow(n, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open', ?)`)))
+		ps.events = append(ps.events, prep(`INSERT INTO drift_events (tenant_id, item_id, at, event, actor, report_seq,
+				from_status, to_status, from_verdict, to_verdict, from_level, to_level, from_digest, to_digest, reason)
+			VALUES `+rowsOf(n, 15)))
+	}
+	if prepErr != nil {
+		ps.close()
+		return nil, prepErr
+	}
+	applyCache.Store(k, ps)
+	runtime.AddCleanup(s, func(k weak.Pointer[Store]) {
+		if v, ok := applyCache.LoadAndDelete(k); ok {
+			v.(*applyStmts).close()
+		}
+	}, k)
+	return ps, nil
+}
+
+// close closes the statements that were prepared.
+func (ps *applyStmts) close() {
+	for _, st := range append([]*sql.Stmt{ps.head, ps.current, ps.leave, ps.revert, ps.setHead},
+		slices.Concat(ps.modify, ps.open, ps.events)...) {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// rowsOf returns n rows of cols placeholders each, for VALUES.
+func rowsOf(n, cols int) string {
+	return repeatRow(n, "("+strings.TrimSuffix(strings.Repeat("?, ", cols), ", ")+")")
+}
+
+// repeatRow returns n copies of row, separated by commas.
+func repeatRow(n int, row string) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// currentItems reads a host's current items by key with the prepared
+// statement st.
+func currentItems(ctx context.Context, st *sql.Stmt, tenantID, hostID string) (map[string]*currentItem, error) {
+	rows, err := st.QueryContext(ctx, tenantID, hostID)
 	if err != nil {
 		return nil, fmt.Errorf("current items: %w", err)
 	}
