@@ -217,7 +217,7 @@ func (m *Manager) RecordDeployment(ctx context.Context, tenantID string, spec De
 		out.Note = fmt.Sprintf("ticket %s is %s, not approved: the deployment is recorded but authorizes no drift until the ticket is approved", tk.Name(), tk.State)
 	}
 	reason := fmt.Sprintf("deployment %s of %s (commit %s) recorded", id, tk.Name(), d.Commit)
-	out.Window, out.Reconciled, err = m.reconcileHosts(ctx, tenantID, stored.HostIDs, reason)
+	out.Window, out.Reconciled, err = m.reconcileHosts(ctx, tenantID, hosts, stored.HostIDs, reason)
 	if err != nil {
 		return out, fmt.Errorf("deployment %s recorded, but its hosts' drift was not reconciled again: %w", id, err)
 	}
@@ -317,20 +317,17 @@ func (m *Manager) withDeployments(ctx context.Context, tenantID string, eng *rec
 	return eng.WithDeployments(ds, reconcile.PolicyDeploymentWindow(eng.Policy()))
 }
 
-// reconcileHosts judges the outstanding drift items of some hosts again,
+// reconcileHosts judges the outstanding drift items of some hosts again
+// (hosts is the tenant's host list, already read by the caller),
 // after a deployment to them was recorded, and returns the deployment
 // window and how many verdicts or levels changed; each change is in the
 // item's history with reason.
-func (m *Manager) reconcileHosts(ctx context.Context, tenantID string, hostIDs []string, reason string) (reconcile.DeploymentWindow, int, error) {
+func (m *Manager) reconcileHosts(ctx context.Context, tenantID string, hosts []store.Host, hostIDs []string, reason string) (reconcile.DeploymentWindow, int, error) {
 	eng, err := m.engine(ctx, tenantID)
 	if err != nil {
 		return reconcile.DeploymentWindow{}, 0, err
 	}
 	w := eng.DeploymentWindow()
-	hosts, err := m.Store.Hosts(ctx, tenantID)
-	if err != nil {
-		return w, 0, err
-	}
 	byID := make(map[string]store.Host, len(hosts))
 	for _, h := range hosts {
 		byID[h.ID] = h
