@@ -29,6 +29,7 @@ import (
 	"github.com/driftwatch/driftwatch/agent/internal/report"
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/api"
+	"github.com/driftwatch/driftwatch/internal/profiling"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.commit=…".
@@ -75,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	defer startProfiles(stderr)()
+	defer profiling.Start("driftwatch-agent", stderr)()
 	c := &cli{stdout: stdout, stderr: stderr}
 	// The agent runs on hosts it does not own: it trades a little CPU for a
 	// small footprint. Most of what a scan allocates is short-lived (file

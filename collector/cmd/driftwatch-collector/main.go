@@ -27,6 +27,7 @@ import (
 	"github.com/driftwatch/driftwatch/collector/internal/config"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/collector/internal/tlsutil"
+	"github.com/driftwatch/driftwatch/internal/profiling"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.commit=…".
@@ -61,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer profiling.Start("driftwatch-collector", stderr)()
 	c := &cli{stdout: stdout, stderr: stderr}
 	cmd := args[0]
 	rest := args[1:]

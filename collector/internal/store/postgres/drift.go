@@ -92,13 +92,15 @@ type currentItem struct {
 // heads first, so that they follow each other per host and never wait
 // for each other's item rows in a cycle.
 //
-// Lists of item IDs are joined as unnest($n) rather than compared with
-// = ANY($n): a plan that scans the items then costs a hash join, not a
-// search of the whole list for every item.
+// The hosts are found first, as an array evaluated once, and the heads
+// then read by their key: a semi-join of the tenant's heads with the
+// items may be planned as a walk of every head of the tenant (one item
+// lookup per host), and a plan made while the tables were small stays
+// with the connection.
 func lockItemHosts(ctx context.Context, tx pgx.Tx, tenantID string, ids []string) error {
 	_, err := tx.Exec(ctx, `SELECT 1 FROM drift_heads WHERE tenant_id = $1
-			AND host_id IN (SELECT i.host_id FROM unnest($2::text[]) AS u(id)
-				JOIN drift_items i ON i.tenant_id = $1 AND i.id = u.id)
+			AND host_id = ANY (ARRAY(SELECT DISTINCT i.host_id FROM unnest($2::text[]) AS u(id)
+				JOIN drift_items i ON i.tenant_id = $1 AND i.id = u.id))
 		ORDER BY host_id FOR UPDATE`, tenantID, ids)
 	if err != nil {
 		return fmt.Errorf("lock hosts: %w", err)
