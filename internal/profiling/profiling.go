@@ -1,6 +1,7 @@
-// Package profiling writes CPU and heap profiles of a driftwatch program
-// when the environment asks for them: DRIFTWATCH_CPUPROFILE and
-// DRIFTWATCH_MEMPROFILE name the files. It is for diagnosing a slow or
+// Package profiling writes CPU and heap profiles and an execution trace of
+// a driftwatch program when the environment asks for them:
+// DRIFTWATCH_CPUPROFILE, DRIFTWATCH_MEMPROFILE and DRIFTWATCH_TRACE name
+// the files. It is for diagnosing a slow or
 // large run on a host, and costs nothing when neither is set.
 package profiling
 
@@ -10,9 +11,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
-// Start starts the profiles the environment asks for and returns the
+// Start starts the profiles (and trace) the environment asks for and returns the
 // function that finishes them (writing the heap profile). Problems are
 // reported on stderr with prog's name; they never stop the program.
 func Start(prog string, stderr io.Writer) func() {
@@ -28,6 +30,19 @@ func Start(prog string, stderr io.Writer) func() {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 		} else {
 			fmt.Fprintf(stderr, "%s: cpu profile %s: %v\n", prog, p, err)
+		}
+	}
+	if p := os.Getenv("DRIFTWATCH_TRACE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			if err = trace.Start(f); err != nil {
+				f.Close()
+			}
+		}
+		if err == nil {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
+		} else {
+			fmt.Fprintf(stderr, "%s: execution trace %s: %v\n", prog, p, err)
 		}
 	}
 	if p := os.Getenv("DRIFTWATCH_MEMPROFILE"); p != "" {

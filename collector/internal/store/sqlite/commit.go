@@ -96,6 +96,7 @@ func (s *Store) runWriter() {
 			}
 		}
 		s.commitGroup(group)
+		s.wakeCheckpointer()
 	}
 }
 

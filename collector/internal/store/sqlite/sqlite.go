@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,6 +34,14 @@ type Store struct {
 	writes     chan *writeReq
 	quit       chan struct{}
 	writerDone chan struct{}
+
+	// The checkpointer (see checkpoint.go): its connection, wake-ups,
+	// stop and stopped signals, and its last error, for tests.
+	ck     *sql.DB
+	ckWake chan struct{}
+	ckQuit chan struct{}
+	ckDone chan struct{}
+	ckErr  atomic.Value
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,6 +73,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	s := &Store{w: w, r: r}
+	if err := s.startCheckpointer(path); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	s.startWriter()
 	return s, nil
 }
@@ -120,6 +134,8 @@ func dsn(path string, writer bool) string {
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// Checkpoints run beside the writer (see checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		// A commit takes the write transactions waiting together (see
 		// write), each in a savepoint: their pages and savepoint journals
 		// stay in memory rather than spill to temporary files.
@@ -148,7 +164,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWriter()
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(s.stopCheckpointer(), s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
 		}
