@@ -84,6 +84,7 @@ fi
 
 # --- build --------------------------------------------------------------
 (cd "$REPO" && go build -o "$BIN/corpus" ./bench/corpus) || die "building bench/corpus failed"
+(cd "$REPO" && go build -o "$BIN/hashfloor" ./bench/hashfloor) || die "building bench/hashfloor failed"
 DW=
 if [[ -d $REPO/agent/cmd/driftwatch-agent ]]; then
 	if (cd "$REPO" && go build -o "$BIN/driftwatch-agent" ./agent/cmd/driftwatch-agent) 2>"$LOGS/build-agent.log"; then
@@ -198,6 +199,9 @@ log "sha256sum, 2 processes ($REPEAT runs)"
 # shellcheck disable=SC2016 # $1 is the inner shell's
 measure sha256sum : "0" bash -c 'find "$1" -type f -print0 | xargs -0 -P2 -n 500 sha256sum >/dev/null' _ "$TREE"
 S_WALL=$WALL S_RSS=$RSS
+log "hashfloor, 2 Go workers ($REPEAT runs)"
+measure hashfloor : "0" "$BIN/hashfloor" -workers 2 "$TREE"
+H_WALL=$WALL H_RSS=$RSS
 
 # --- driftwatch ---------------------------------------------------------
 dw_fail() { NOTES+=("driftwatch-agent $1 failed: see $LOGS/$2.*.out"); }
@@ -301,6 +305,7 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	done
 	echo
 	echo "reference:  sha256sum (2 procs) over the same files: $(secs "$S_WALL"), peak RSS $(mib "$S_RSS")"
+	echo "reference:  hashfloor (open, stat, read, close and SHA-256 each file on 2 Go workers): $(secs "$H_WALL"), peak RSS $(mib "$H_RSS")"
 	for n in "${NOTES[@]}"; do
 		echo "note: $n"
 	done

@@ -119,14 +119,19 @@ func New(patterns []string, defaults bool) (*Redactor, error) {
 func (r *Redactor) Redact(content []byte) ([]byte, bool) {
 	out := content
 	redacted := false
-	if len(r.lines) > 0 {
-		out, redacted = r.redactLines(out)
-	}
+	// One lowercased copy serves the line rules and the whole-content
+	// rules' triggers, until a rule changes the content.
 	var lower []byte
+	if len(r.lines) > 0 {
+		lower = appendLower(make([]byte, 0, len(content)), content)
+		if out, redacted = r.redactLines(out, lower); redacted {
+			lower = nil
+		}
+	}
 	for _, ru := range r.whole {
 		if len(ru.triggers) > 0 {
 			if lower == nil {
-				lower = bytes.ToLower(out)
+				lower = appendLower(make([]byte, 0, len(out)), out)
 			}
 			if !containsAny(lower, ru.triggers) {
 				continue
@@ -143,10 +148,10 @@ func (r *Redactor) Redact(content []byte) ([]byte, bool) {
 
 // redactLines applies the line rules to the lines that contain one of their
 // triggers, copying the content only when something is masked. The
-// triggers are found with one pass of bytes.Index each over a lowercased
-// copy, so content without them costs little more than that copy.
-func (r *Redactor) redactLines(content []byte) ([]byte, bool) {
-	lower := appendLower(make([]byte, 0, len(content)), content)
+// triggers are found with one pass of bytes.Index each over lower, the
+// content lowercased, so content without them costs little more than
+// that copy.
+func (r *Redactor) redactLines(content, lower []byte) ([]byte, bool) {
 	var starts []int // line starts that hold a trigger
 	for _, t := range r.triggers {
 		for pos := 0; pos < len(lower); {
