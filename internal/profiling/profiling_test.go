@@ -1,0 +1,65 @@
+package profiling
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The files the environment names are written, each in its format: CPU
+// and heap profiles gzip-compressed protobuf, the trace with Go's trace
+// header.
+func TestStartWritesWhatTheEnvironmentNames(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem, tr := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof"), filepath.Join(dir, "run.trace")
+	t.Setenv("DRIFTWATCH_CPUPROFILE", cpu)
+	t.Setenv("DRIFTWATCH_MEMPROFILE", mem)
+	t.Setenv("DRIFTWATCH_TRACE", tr)
+	var stderr bytes.Buffer
+	stop := Start("test", &stderr)
+	sum := sha256.Sum256(nil)
+	for range 10000 {
+		sum = sha256.Sum256(sum[:])
+	}
+	stop()
+	if stderr.Len() > 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	for _, c := range []struct{ path, prefix string }{{cpu, "\x1f\x8b"}, {mem, "\x1f\x8b"}, {tr, "go 1."}} {
+		b, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), c.prefix) {
+			t.Errorf("%s starts %q, want %q", filepath.Base(c.path), b[:min(len(b), 8)], c.prefix)
+		}
+	}
+}
+
+// A file that cannot be created is said on stderr with the program's name;
+// the program goes on.
+func TestStartReportsAFileItCannotCreate(t *testing.T) {
+	t.Setenv("DRIFTWATCH_CPUPROFILE", filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
+	t.Setenv("DRIFTWATCH_MEMPROFILE", "")
+	t.Setenv("DRIFTWATCH_TRACE", "")
+	var stderr bytes.Buffer
+	Start("driftwatch-test", &stderr)()
+	if got := stderr.String(); !strings.Contains(got, "driftwatch-test: cpu profile") || !strings.Contains(got, "missing") {
+		t.Errorf("stderr = %q, want the program, the profile and the path", got)
+	}
+}
+
+// Nothing asked, nothing written and nothing said.
+func TestStartWithoutEnvironmentDoesNothing(t *testing.T) {
+	t.Setenv("DRIFTWATCH_CPUPROFILE", "")
+	t.Setenv("DRIFTWATCH_MEMPROFILE", "")
+	t.Setenv("DRIFTWATCH_TRACE", "")
+	var stderr bytes.Buffer
+	Start("test", &stderr)()
+	if stderr.Len() > 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
