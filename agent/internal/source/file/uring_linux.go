@@ -101,17 +101,8 @@ func newRing() (*ring, error) {
 	if ringDisabled.Load() {
 		return nil, errors.ErrUnsupported
 	}
-	// Completions are run when the worker enters the ring to wait for
-	// them, not signalled to it as they happen (5.19 and later; older
-	// kernels refuse the flag and get a plain ring).
-	const setupCoopTaskrun = 1 << 8
 	var p uringParams
-	p.flags = setupCoopTaskrun
 	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, ringEntries, uintptr(unsafe.Pointer(&p)), 0)
-	if e == unix.EINVAL {
-		p = uringParams{}
-		fd, _, e = unix.Syscall(unix.SYS_IO_URING_SETUP, ringEntries, uintptr(unsafe.Pointer(&p)), 0)
-	}
 	if e != 0 {
 		return nil, e
 	}
@@ -238,9 +229,6 @@ type prefetchBatch struct {
 	bufs  []byte // prefetchBytes per job
 	res   []int32
 	empty [1]byte
-	// unsupported: an operation was refused as unknown; the ring is
-	// closed once the batch is done.
-	unsupported bool
 }
 
 // newPrefetcher returns a worker's prefetcher, or nil when it has no ring.
@@ -291,16 +279,6 @@ func (b *prefetchBatch) prefetch(batch []job, want func(i int) bool) []prefetche
 	}
 	if !b.run() {
 		return nil
-	}
-	if b.unsupported {
-		// Whatever opened is closed with the batch; all of it is
-		// observed the plain way.
-		for i, j := range batch {
-			if j.dir != nil && want(i) && b.res[i] >= 0 {
-				files[i].fd = int(b.res[i])
-			}
-		}
-		return files
 	}
 	opened := 0
 	for i, j := range batch {
@@ -388,19 +366,13 @@ func (b *prefetchBatch) closeAll(files []prefetched) {
 	for i := range files {
 		files[i].fd = -1
 	}
-	if b.unsupported {
-		b.stop()
-	}
 }
 
 // ringNotRun marks a result the ring never produced.
 const ringNotRun = -1 << 30
 
 // run submits what is queued and waits for it; on failure it closes the
-// ring (the worker goes on without one) and returns false. An operation
-// the kernel does not know (before 5.6 a ring has no OPENAT or STATX)
-// marks the ring unsupported: the batch finishes the plain way and the
-// worker closes the ring after it.
+// ring (the worker goes on without one) and returns false.
 func (b *prefetchBatch) run() bool {
 	for i := range b.res {
 		b.res[i] = ringNotRun
@@ -410,11 +382,6 @@ func (b *prefetchBatch) run() bool {
 		b.r.close()
 		b.r = nil
 		return false
-	}
-	for _, r := range b.res {
-		if r == -int32(unix.EINVAL) || r == -int32(unix.EOPNOTSUPP) {
-			b.unsupported = true
-		}
 	}
 	return true
 }

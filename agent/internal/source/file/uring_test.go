@@ -174,25 +174,3 @@ func TestRingDisabled(t *testing.T) {
 		}
 	})
 }
-
-// An operation the kernel does not know (as OPENAT before 5.6) leaves the
-// batch to the plain way and the ring closed after it.
-func TestRingUnknownOperationStopsTheRing(t *testing.T) {
-	pb := newPrefetcher()
-	if pb == nil {
-		t.Skip("this kernel gives no io_uring")
-	}
-	defer pb.stop()
-	pb.res = make([]int32, 1)
-	pb.r.queue(uringSQE{opcode: 250, userData: 0})
-	if !pb.run() {
-		t.Fatal("the submission failed")
-	}
-	if !pb.unsupported {
-		t.Fatalf("result %d: an unknown operation left the ring in use", pb.res[0])
-	}
-	pb.closeAll(nil)
-	if pb.active() {
-		t.Error("the ring is still open after the batch")
-	}
-}
