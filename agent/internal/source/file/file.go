@@ -455,26 +455,7 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker, pf *prefetched) {
 // buffer, valid until the worker reads the next file (emitters copy what
 // they keep).
 func (s *Source) read(f io.Reader, path string, size int64, w *worker) (baseline.Digest, []byte, error) {
-	keep := s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path)
-	if p, ok := f.(*prefetched); ok && p.pos == 0 {
-		// Read ahead: hashed where it lies, not copied first.
-		if p.eof {
-			d := baseline.Sum(p.data)
-			// Kept as the plain way keeps it: text, and not grown past
-			// the size stat saw.
-			if keep && int64(len(p.data)) <= size && isText(p.data) {
-				return d, p.data, nil
-			}
-			return d, nil, nil
-		}
-		if !keep {
-			w.hash.Reset()
-			w.hash.Write(p.data)
-			p.pos = len(p.data)
-			return hashRest(w.hash, p, w.buf, size-int64(len(p.data)))
-		}
-	}
-	if keep {
+	if s.opt.Content && size <= s.opt.MaxContentSize && !s.digestOnly.Match(path) {
 		// One read of size+1 bytes usually gets the whole file and shows
 		// its end.
 		var data []byte

@@ -314,9 +314,8 @@ func (b *prefetchBatch) prefetch(batch []job, want func(i int) bool) []prefetche
 			buf := b.bufs[i*prefetchBytes : (i+1)*prefetchBytes]
 			b.r.queue(uringSQE{opcode: opRead, fd: int32(files[i].fd), addr: uint64(uintptr(unsafe.Pointer(&buf[0]))),
 				len: prefetchBytes, off: ^uint64(0), userData: uint64(i)})
-		} else if files[i].st.mode.IsRegular() {
-			// Empty: its content is empty, not absent.
-			files[i].data, files[i].eof = b.bufs[i*prefetchBytes:i*prefetchBytes], true
+		} else {
+			files[i].eof = files[i].st.mode.IsRegular() // empty, or not read at all
 		}
 	}
 	if !b.run() {
