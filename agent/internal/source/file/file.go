@@ -139,35 +139,12 @@ func (s *Source) Collect(ctx context.Context, emit source.Emitter) error {
 		go func() {
 			defer wg.Done()
 			w := &worker{buf: make([]byte, 64<<10), hash: sha256.New()}
-			// The files a batch will read are opened, stat'ed and read
-			// ahead together where the kernel allows (uring_linux.go);
-			// reads paced by a limiter are not.
-			var pb *prefetchBatch
-			if s.opt.Limiter == nil {
-				pb = newPrefetcher()
-			}
-			defer pb.stop()
-			cache := s.opt.Cache
 			for batch := range jobs {
-				var pre []prefetched
-				if pb.active() && ctx.Err() == nil {
-					pre = pb.prefetch(batch, func(i int) bool {
-						j := batch[i]
-						return j.isReg && (cache == nil || s.opt.Full || !cache.loadedHas(pathHash(j.path)))
-					})
-				}
-				for i, j := range batch {
-					var pf *prefetched
-					if pre != nil && pre[i].ok {
-						pf = &pre[i]
-					}
+				for _, j := range batch {
 					if ctx.Err() == nil {
-						s.visit(j, emit, w, pf)
+						s.visit(j, emit, w)
 					}
 					j.dir.release()
-				}
-				if pre != nil {
-					pb.closeAll(pre)
 				}
 			}
 		}()
@@ -330,9 +307,8 @@ type worker struct {
 	hash hash.Hash
 }
 
-// visit observes one path and emits its item; pf, when not nil, is the
-// file already opened, stat'ed and partly read.
-func (s *Source) visit(j job, emit source.Emitter, w *worker, pf *prefetched) {
+// visit observes one path and emits its item.
+func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	path := j.path
 	it := baseline.Item{Key: baseline.Key(baseline.KindFile, path), Source: s.name}
 	cache := s.opt.Cache
@@ -348,10 +324,7 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker, pf *prefetched) {
 		st  statInfo
 		err = errors.ErrUnsupported
 	)
-	switch {
-	case pf != nil:
-		f, st, err = pf, pf.st, nil
-	case j.isReg && (cache == nil || s.opt.Full || !cache.loadedHas(ph)):
+	if j.isReg && (cache == nil || s.opt.Full || !cache.loadedHas(ph)) {
 		f, st, err = openStatAt(j.dir, j.name, path)
 	}
 	if err != nil {
