@@ -36,7 +36,7 @@ func (s *Store) startCheckpointer(path string) error {
 	ck.SetMaxIdleConns(1)
 	ck.SetConnMaxLifetime(0)
 	ck.SetConnMaxIdleTime(0)
-	s.ck = ck
+	s.ck.Store(ck)
 	s.ckWake = make(chan struct{}, 1)
 	s.ckQuit = make(chan struct{})
 	s.ckDone = make(chan struct{})
@@ -71,8 +71,13 @@ func (s *Store) runCheckpointer() {
 			return
 		case <-t.C:
 		}
+		// The last checkpoint's error, until one succeeds: Ping (and so
+		// /readyz) reports it, since a log that is never copied back
+		// grows until the disk is full.
 		if err := s.checkpoint(context.Background()); err != nil {
 			s.ckErr.Store(err.Error())
+		} else {
+			s.ckErr.Store("")
 		}
 	}
 }
@@ -81,13 +86,14 @@ func (s *Store) runCheckpointer() {
 // has grown past checkpointForce pages.
 func (s *Store) checkpoint(ctx context.Context) error {
 	var busy, logPages, copied int
-	if err := s.ck.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &copied); err != nil {
+	ck := s.ck.Load()
+	if err := ck.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &copied); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if logPages < checkpointForce {
 		return nil
 	}
-	if err := s.ck.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &copied); err != nil {
+	if err := ck.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &copied); err != nil {
 		return fmt.Errorf("checkpoint (truncate): %w", err)
 	}
 	return nil
@@ -97,5 +103,5 @@ func (s *Store) checkpoint(ctx context.Context) error {
 func (s *Store) stopCheckpointer() error {
 	close(s.ckQuit)
 	<-s.ckDone
-	return s.ck.Close()
+	return s.ck.Load().Close()
 }

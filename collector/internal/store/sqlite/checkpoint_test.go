@@ -100,3 +100,33 @@ func TestCheckpointerTruncatesLargeLog(t *testing.T) {
 		t.Errorf("after the checkpoint the store reads %d rows, want 32", n)
 	}
 }
+
+// A checkpoint that fails makes Ping (and so /readyz) fail, naming the
+// cause, until one succeeds again.
+func TestCheckpointFailureShowsInPing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dw.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping of a new store: %v", err)
+	}
+	good := s.ck.Load()
+	broken, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Close() // every query on it fails
+	s.ck.Store(broken)
+	writeScratch(t, s, 1, 10)
+	waitFor(t, "Ping to report the failed checkpoint", func() bool { return s.Ping(ctx) != nil })
+	if err := s.Ping(ctx); !strings.Contains(err.Error(), "write-ahead log") || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("ping: %v; want the log and the cause", err)
+	}
+	s.ck.Store(good)
+	writeScratch(t, s, 1, 10)
+	waitFor(t, "Ping to pass after a checkpoint succeeds", func() bool { return s.Ping(ctx) == nil })
+}

@@ -36,8 +36,9 @@ type Store struct {
 	writerDone chan struct{}
 
 	// The checkpointer (see checkpoint.go): its connection, wake-ups,
-	// stop and stopped signals, and its last error, for tests.
-	ck     *sql.DB
+	// stop and stopped signals, and its last run's error ("" after a
+	// success), which Ping reports.
+	ck     atomic.Pointer[sql.DB]
 	ckWake chan struct{}
 	ckQuit chan struct{}
 	ckDone chan struct{}
@@ -155,6 +156,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite store: %w", err)
+	}
+	if msg, _ := s.ckErr.Load().(string); msg != "" {
+		return fmt.Errorf("ping sqlite store: the write-ahead log is not being copied back: %s", msg)
 	}
 	return nil
 }
