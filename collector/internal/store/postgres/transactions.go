@@ -45,14 +45,9 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 			itemKeys, itemStates, itemTx = append(itemKeys, it.Key), append(itemStates, it.StateDigest), append(itemTx, t.ID)
 		}
 	}
+	// An unknown host (or another tenant's) fails the foreign key of the
+	// first insert: store.ErrNotFound.
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		var found int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM hosts WHERE tenant_id = $1 AND id = $2`, tenantID, hostID).Scan(&found); err != nil {
-			return err
-		}
-		if found == 0 {
-			return store.ErrNotFound
-		}
 		// A newer report's view wins; an end once known stays.
 		_, err := tx.Exec(ctx, `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
 				incomplete, packages, report_seq, received_at)

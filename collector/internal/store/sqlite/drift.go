@@ -405,7 +405,7 @@ func (ps *applyStmts) close() {
 
 // rowsOf returns n rows of cols placeholders each, for VALUES.
 func rowsOf(n, cols int) string {
-	return repeatRow(n, "("+strings.TrimSuffix(strings.Repeat("?, ", cols), ", ")+")")
+	return repeatRow(n, "("+placeholders(cols)+")")
 }
 
 // repeatRow returns n copies of row, separated by commas.

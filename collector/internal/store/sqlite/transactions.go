@@ -23,25 +23,13 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 	if err := store.CheckTransactions(seq, at, txs); err != nil {
 		return fmt.Errorf("store package transactions of host %s: %w", hostID, err)
 	}
+	// An unknown host (or another tenant's) fails the foreign key of the
+	// first insert: store.ErrNotFound.
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hosts WHERE tenant_id = ? AND id = ?`, tenantID, hostID).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return store.ErrNotFound
-		}
 		for start := 0; start < len(txs); start += rowsPerInsert {
 			part := txs[start:min(start+rowsPerInsert, len(txs))]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
-				incomplete, packages, report_seq, received_at) VALUES `)
 			args := make([]any, 0, len(part)*12)
-			for i, t := range part {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			for _, t := range part {
 				pkgs, err := packagesJSON(t.Packages)
 				if err != nil {
 					return err
@@ -50,35 +38,29 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 					boolInt(t.Incomplete), pkgs, int64(seq), fmtTime(at))
 			}
 			// A newer report's view wins; an end once known stays.
-			q.WriteString(` ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
+			q := `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
+				incomplete, packages, report_seq, received_at) VALUES ` + rowsOf(len(part), 12) + `
+				ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
 				command = excluded.command, run_by = excluded.run_by, started = excluded.started,
 				ended = coalesce(excluded.ended, package_transactions.ended), incomplete = excluded.incomplete,
 				packages = excluded.packages, report_seq = excluded.report_seq, received_at = excluded.received_at
-				WHERE excluded.report_seq >= package_transactions.report_seq`)
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				WHERE excluded.report_seq >= package_transactions.report_seq`
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return mapErr(err)
 			}
 		}
-		var items [][5]any
+		var items []any
 		for _, t := range txs {
 			for _, it := range t.Items {
-				items = append(items, [5]any{tenantID, hostID, it.Key, it.StateDigest, t.ID})
+				items = append(items, tenantID, hostID, it.Key, it.StateDigest, t.ID)
 			}
 		}
-		for start := 0; start < len(items); start += rowsPerInsert {
-			part := items[start:min(start+rowsPerInsert, len(items))]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id) VALUES `)
-			args := make([]any, 0, len(part)*5)
-			for i, row := range part {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?, ?, ?)")
-				args = append(args, row[:]...)
-			}
-			q.WriteString(" ON CONFLICT DO NOTHING")
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		const cols = 5
+		for start := 0; start < len(items); start += rowsPerInsert * cols {
+			part := items[start:min(start+rowsPerInsert*cols, len(items))]
+			q := `INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id) VALUES ` +
+				rowsOf(len(part)/cols, cols) + ` ON CONFLICT DO NOTHING`
+			if _, err := tx.ExecContext(ctx, q, part...); err != nil {
 				return mapErr(err)
 			}
 		}
