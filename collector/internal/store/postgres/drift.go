@@ -458,10 +458,14 @@ func (s *Store) SetVerdicts(ctx context.Context, tenantID string, at time.Time, 
 			b.Queue(`INSERT INTO drift_tickets (tenant_id, item_id, ticket_id)
 				SELECT $1, i, t FROM unnest($2::text[], $3::text[]) AS x(i, t) ON CONFLICT DO NOTHING`, tenantID, linkItems, linkTickets)
 		}
+		if len(events) > 0 {
+			// Every event is at at, of no report: the batch takes them.
+			queueEvents(b, tenantID, at, 0, events)
+		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("write verdicts: %w", err)
 		}
-		return copyEvents(ctx, tx, tenantID, events)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set verdicts of tenant %s: %w", tenantID, err)

@@ -186,6 +186,13 @@ func testNotifySigningKey(t *testing.T, s store.Store) {
 			t.Fatalf("collectors got different keys: %q and %q", keys[0], keys[i])
 		}
 	}
+	stored := false
+	for j := range keys {
+		stored = stored || bytes.Equal(keys[0], bytes.Repeat([]byte{byte('a' + j)}, 32))
+	}
+	if !stored {
+		t.Errorf("the key %q is none of the ones the collectors offered", keys[0])
+	}
 	again, err := s.NotifySigningKey(ctx, bytes.Repeat([]byte{'z'}, 40))
 	must(t, "signing key again", err)
 	if !bytes.Equal(again, keys[0]) {

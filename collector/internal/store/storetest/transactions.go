@@ -106,15 +106,16 @@ func testTransactionsUpdate(t *testing.T, s store.Store) {
 	later.Items = []store.TransactionItem{pkg}
 	must(t, "put ended", s.PutTransactions(ctx, "t1", h.ID, 6, t0.Add(time.Minute), []store.PackageTransaction{later}))
 	// An older report arriving late changes nothing but adds its items.
+	that := store.TransactionItem{Key: "file:/etc/x", StateDigest: "eeee"}
 	stale := open
 	stale.Command = "stale"
-	stale.Items = nil
+	stale.Items = []store.TransactionItem{that}
 	must(t, "put stale", s.PutTransactions(ctx, "t1", h.ID, 4, t0.Add(2*time.Minute), []store.PackageTransaction{stale}))
 
 	got, err := s.HostTransactions(ctx, "t1", h.ID, time.Time{}, 0)
 	must(t, "host transactions", err)
 	want := run
-	want.Items = []store.TransactionItem{conf, pkg}
+	want.Items = []store.TransactionItem{conf, that, pkg}
 	diff(t, "transaction after updates", []store.PackageTransaction{storedTx(h, want, 6, t0.Add(time.Minute))}, got)
 
 	// An end once known stays, even when a newer report lacks it.
