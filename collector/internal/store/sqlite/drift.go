@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/bits"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
@@ -325,24 +322,14 @@ type applyStmts struct {
 	modify, open, events                  []*sql.Stmt
 }
 
-// applyCache holds each open Store's applyStmts, by a weak pointer to the
-// Store: the entry goes when the Store does.
-var (
-	applyCache   sync.Map // weak.Pointer[Store] -> *applyStmts
-	applyPrepare sync.Mutex
-)
-
 // applyStatements returns ApplyDrift's statements, preparing them at its
-// first call. It runs outside write: preparing takes the write connection.
+// first call; Close closes them. It runs outside write: preparing takes
+// the write connection.
 func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
-	k := weak.Make(s)
-	if v, ok := applyCache.Load(k); ok {
-		return v.(*applyStmts), nil
-	}
-	applyPrepare.Lock()
-	defer applyPrepare.Unlock()
-	if v, ok := applyCache.Load(k); ok {
-		return v.(*applyStmts), nil
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if s.apply != nil {
+		return s.apply, nil
 	}
 	var prepErr error
 	prep := func(q string) *sql.Stmt {
@@ -384,12 +371,7 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 		ps.close()
 		return nil, prepErr
 	}
-	applyCache.Store(k, ps)
-	runtime.AddCleanup(s, func(k weak.Pointer[Store]) {
-		if v, ok := applyCache.LoadAndDelete(k); ok {
-			v.(*applyStmts).close()
-		}
-	}, k)
+	s.apply = ps
 	return ps, nil
 }
 

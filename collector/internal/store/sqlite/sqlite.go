@@ -44,6 +44,10 @@ type Store struct {
 	ckDone chan struct{}
 	ckErr  atomic.Value
 
+	// ApplyDrift's prepared statements (see applyStatements).
+	applyMu sync.Mutex
+	apply   *applyStmts
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -168,6 +172,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWriter()
+		s.applyMu.Lock()
+		if s.apply != nil {
+			s.apply.close()
+		}
+		s.applyMu.Unlock()
 		s.closeErr = errors.Join(s.stopCheckpointer(), s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
