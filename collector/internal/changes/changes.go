@@ -271,24 +271,34 @@ var outstanding = []string{store.DriftOpen, store.DriftRevertRequested}
 // changed; each change is in the item's history with reason.
 func (m *Manager) Reconcile(ctx context.Context, tenantID, reason string) (int, error) {
 	m.invalidate(tenantID)
-	eng, err := m.engine(ctx, tenantID)
-	if err != nil {
-		return 0, err
-	}
 	hosts, err := m.Store.Hosts(ctx, tenantID)
 	if err != nil {
 		return 0, err
+	}
+	_, changed, err := m.reconcile(ctx, tenantID, hosts, nil, reason)
+	return changed, err
+}
+
+// reconcile judges the outstanding drift items of the tenant's hosts
+// hostIDs (nil: of all of them) again, with hosts the tenant's host list,
+// and returns the engine that judged them (the one the next reports use)
+// and how many verdicts or levels changed; each change is in the item's
+// history with reason.
+func (m *Manager) reconcile(ctx context.Context, tenantID string, hosts []store.Host, hostIDs []string, reason string) (*reconcile.Engine, int, error) {
+	eng, err := m.cachedEngine(ctx, tenantID)
+	if err != nil {
+		return nil, 0, err
 	}
 	byID := make(map[string]store.Host, len(hosts))
 	for _, h := range hosts {
 		byID[h.ID] = h
 	}
 	changed := 0
-	cursor := ""
+	f := store.DriftFilter{HostIDs: hostIDs, Statuses: outstanding, Limit: store.MaxPageSize}
 	for {
-		page, next, err := m.Store.DriftItems(ctx, tenantID, store.DriftFilter{Statuses: outstanding, Limit: 1000, Cursor: cursor})
+		page, next, err := m.Store.DriftItems(ctx, tenantID, f)
 		if err != nil {
-			return changed, err
+			return eng, changed, err
 		}
 		items := make([]reconcile.Item, 0, len(page))
 		for _, di := range page {
@@ -296,7 +306,7 @@ func (m *Manager) Reconcile(ctx context.Context, tenantID, reason string) (int, 
 		}
 		if eng.HasPackageRules() {
 			if err := m.lookupTransactions(ctx, tenantID, page, items); err != nil {
-				return changed, err
+				return eng, changed, err
 			}
 		}
 		us := updates(eng.EvaluateAll(items))
@@ -305,13 +315,13 @@ func (m *Manager) Reconcile(ctx context.Context, tenantID, reason string) (int, 
 		}
 		evs, err := m.Store.SetVerdicts(ctx, tenantID, m.now(), us)
 		if err != nil {
-			return changed, err
+			return eng, changed, err
 		}
 		changed += len(evs)
 		if next == "" {
-			return changed, nil
+			return eng, changed, nil
 		}
-		cursor = next
+		f.Cursor = next
 	}
 }
 

@@ -217,7 +217,11 @@ func (m *Manager) RecordDeployment(ctx context.Context, tenantID string, spec De
 		out.Note = fmt.Sprintf("ticket %s is %s, not approved: the deployment is recorded but authorizes no drift until the ticket is approved", tk.Name(), tk.State)
 	}
 	reason := fmt.Sprintf("deployment %s of %s (commit %s) recorded", id, tk.Name(), d.Commit)
-	out.Window, out.Reconciled, err = m.reconcileHosts(ctx, tenantID, hosts, stored.HostIDs, reason)
+	eng, reconciled, err := m.reconcile(ctx, tenantID, hosts, stored.HostIDs, reason)
+	out.Reconciled = reconciled
+	if eng != nil {
+		out.Window = eng.DeploymentWindow()
+	}
 	if err != nil {
 		return out, fmt.Errorf("deployment %s recorded, but its hosts' drift was not reconciled again: %w", id, err)
 	}
@@ -315,48 +319,6 @@ func (m *Manager) withDeployments(ctx context.Context, tenantID string, eng *rec
 		f.Cursor = next
 	}
 	return eng.WithDeployments(ds, reconcile.PolicyDeploymentWindow(eng.Policy()))
-}
-
-// reconcileHosts judges the outstanding drift items of some hosts again
-// (hosts is the tenant's host list, already read by the caller),
-// after a deployment to them was recorded, and returns the deployment
-// window and how many verdicts or levels changed; each change is in the
-// item's history with reason.
-func (m *Manager) reconcileHosts(ctx context.Context, tenantID string, hosts []store.Host, hostIDs []string, reason string) (reconcile.DeploymentWindow, int, error) {
-	eng, err := m.engine(ctx, tenantID)
-	if err != nil {
-		return reconcile.DeploymentWindow{}, 0, err
-	}
-	w := eng.DeploymentWindow()
-	byID := make(map[string]store.Host, len(hosts))
-	for _, h := range hosts {
-		byID[h.ID] = h
-	}
-	changed := 0
-	f := store.DriftFilter{HostIDs: hostIDs, Statuses: outstanding, Limit: store.MaxPageSize}
-	for {
-		page, next, err := m.Store.DriftItems(ctx, tenantID, f)
-		if err != nil {
-			return w, changed, err
-		}
-		items := make([]reconcile.Item, 0, len(page))
-		for _, di := range page {
-			items = append(items, itemOf(di, byID[di.HostID]))
-		}
-		us := updates(eng.EvaluateAll(items))
-		for i := range us {
-			us[i].Reason = reason + ": " + us[i].Reason
-		}
-		evs, err := m.Store.SetVerdicts(ctx, tenantID, m.now(), us)
-		if err != nil {
-			return w, changed, err
-		}
-		changed += len(evs)
-		if next == "" {
-			return w, changed, nil
-		}
-		f.Cursor = next
-	}
 }
 
 // Deployments lists a tenant's deployments, the latest first, one page at

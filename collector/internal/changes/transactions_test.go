@@ -71,6 +71,19 @@ func TestStandardChangeAuthorizesTransaction(t *testing.T) {
 		t.Errorf("hand edit: %s (%s), want unauthorized", it.Verdict, it.VerdictReason)
 	}
 
+	// A deployment to the host (of a ticket not yet approved) judges its
+	// drift again: the run's drift stays authorized by the standard
+	// change, which needs the run looked up again.
+	f.motdTicket("CHG-OTHER")
+	if _, err := f.m.RecordDeployment(ctx, "tn_acme", DeploymentSpec{Ticket: "CHG-OTHER", Commit: "ccc333", Hosts: []string{f.host.Name}}, "ci@msp.test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"file:/etc/ssl/openssl.cnf", "package:openssl"} {
+		if it := f.items()[key]; it.Verdict != store.VerdictAuthorized || !reconcile.IsStandardChange(it.Verdict, it.VerdictReason) {
+			t.Errorf("after a deployment was recorded, %s: %s (%s), want authorized by the standard change", key, it.Verdict, it.VerdictReason)
+		}
+	}
+
 	// Edited by hand after the run: a new state, outside the transaction.
 	state[2] = item("file:/etc/ssl/openssl.cnf", map[string]string{"mode": "0644", "sha256": "hand-again"})
 	cur = &baseline.Snapshot{Format: baseline.FormatVersion, Host: f.base.Host, TakenAt: f.now, Items: state}
