@@ -72,8 +72,10 @@ func (e *FieldError) Is(target error) bool { return target == store.ErrInvalid }
 type RecordedDeployment struct {
 	// Deployment is the deployment as stored.
 	Deployment store.Deployment
-	// Hosts are the names of its hosts, sorted.
-	Hosts []string
+	// Hosts are the names of its hosts, sorted; HostNames maps each of
+	// its host IDs to its name.
+	Hosts     []string
+	HostNames map[string]string
 	// Ticket is the ticket deployed under.
 	Ticket *ticket.Ticket
 	// Authorizes says whether the ticket's state lets the deployment
@@ -208,7 +210,7 @@ func (m *Manager) RecordDeployment(ctx context.Context, tenantID string, spec De
 	// The audit entry moves the tenant's change version too; this drops
 	// this process's cached engine at once.
 	m.invalidate(tenantID)
-	out := RecordedDeployment{Deployment: stored, Ticket: tk, Authorizes: tk.State.Authorizes()}
+	out := RecordedDeployment{Deployment: stored, HostNames: names, Ticket: tk, Authorizes: tk.State.Authorizes()}
 	for _, h := range stored.HostIDs {
 		out.Hosts = append(out.Hosts, names[h])
 	}

@@ -87,11 +87,7 @@ func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		s.log.Error("deployment recorded, follow-up failed", zap.String("deployment", rec.Deployment.ID), zap.Error(err))
 	}
-	names := make(map[string]string, len(rec.Hosts))
-	for i, id := range rec.Deployment.HostIDs {
-		names[id] = rec.Hosts[i]
-	}
-	out := deploymentOf(rec.Deployment, names, rec.Ticket)
+	out := deploymentOf(rec.Deployment, rec.HostNames, rec.Ticket)
 	out.Note = rec.Note
 	out.WindowBefore, out.WindowAfter = policy.Duration(rec.Window.Before).String(), policy.Duration(rec.Window.After).String()
 	out.Reconciled = rec.Reconciled

@@ -148,7 +148,9 @@ func TestDeploymentsAPI(t *testing.T) {
 		{"hosts by label and ID", engineer, "", api.DeploymentRequest{Ticket: "CHG1", Commit: "abc123", Hosts: []string{web02.HostID},
 			Labels: map[string]string{"role": "web"}, At: now.Add(-time.Hour).Format(time.RFC3339)}, http.StatusCreated, "",
 			func(t *testing.T, d api.Deployment) {
-				if len(d.Hosts) != 2 || d.Hosts[0].Name != "web-01" || d.Hosts[1].Name != "web-02" || d.Labels["role"] != "web" ||
+				// Each name with its own host's ID.
+				if len(d.Hosts) != 2 || d.Hosts[0].Name != "web-01" || d.Hosts[0].ID != web01.HostID ||
+					d.Hosts[1].Name != "web-02" || d.Hosts[1].ID != web02.HostID || d.Labels["role"] != "web" ||
 					!d.At.Equal(now.Add(-time.Hour).Truncate(time.Second)) {
 					t.Errorf("answer %+v", d)
 				}
