@@ -43,7 +43,9 @@ func TestOwnPreferences(t *testing.T) {
 			t.Errorf("own preferences page lacks %q", want)
 		}
 	}
-	if strings.Contains(r.body, "(not sent to this address now)</label>\n<div class=\"hint\">The scheduled") {
+	if i := strings.Index(r.body, `id="list-digest"`); i < 0 {
+		t.Error("own preferences page lacks the digest's box")
+	} else if field := r.body[i:]; strings.Contains(field[:strings.Index(field+"</label>", "</label>")], "not sent to this address now") {
 		t.Error("the digest shows as not sent to its recipient")
 	}
 	// Without the session's CSRF token nothing is saved.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -11,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/collector/internal/policy"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 	"github.com/driftwatch/driftwatch/reporter"
 )
@@ -40,7 +40,7 @@ func (h *Handler) withLocation(r *http.Request, p *principal) (*http.Request, er
 	p.zone, p.tenantZone = user, tenant
 	loc := h.opt.Location
 	for _, z := range []string{user, tenant} {
-		if l, err := loadZone(z); err == nil && z != "" {
+		if l, err := policy.LoadZone(z); err == nil {
 			loc = l
 			break
 		}
@@ -55,21 +55,6 @@ func (h *Handler) loc(ctx context.Context) *time.Location {
 	}
 	return h.opt.Location
 }
-
-// loadZone loads an IANA zone by name; "" is not one. Names are the
-// IANA database's: "Europe/Berlin", "UTC"; not "Local", not a file path.
-func loadZone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || len(name) > 64 {
-		return nil, errBadZone
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, errBadZone
-	}
-	return l, nil
-}
-
-var errBadZone = errors.New("not a time zone")
 
 // settings serves the settings page: the user's time zone and, for an
 // administrator, the default zone of the tenant.
@@ -138,7 +123,7 @@ func (h *Handler) settingsSave(w http.ResponseWriter, r *http.Request, p *princi
 		}
 	}
 	if zone != "" {
-		if _, err := loadZone(zone); err != nil {
+		if _, err := policy.LoadZone(zone); err != nil {
 			p.zone, p.tenantZone = h.keepForm(p, forTenant, zone)
 			return h.renderSettings(w, r, p, map[string]string{field: "“" + zone + "” is not a time zone; pick one such as Europe/Berlin or America/New_York."},
 				http.StatusUnprocessableEntity)
