@@ -23,10 +23,9 @@ type txState struct {
 	seen pkgtx.Seen
 	// ended receives a value when a held report may go.
 	ended chan struct{}
-	// holding is set while a report waits for a transaction's end; since
-	// is when it began waiting.
-	holding bool
-	since   time.Time
+	// since is when a report began waiting for a transaction's end; zero
+	// while none waits.
+	since time.Time
 }
 
 // openTransactions opens the package transaction records of the state
@@ -55,8 +54,8 @@ func (s *service) attachTransactions(rep *api.Report, d *baseline.Drift) bool {
 		s.log.Warn("package transactions partly unreadable", zap.Error(err))
 	}
 	if hold && (s.tx.since.IsZero() || time.Since(s.tx.since) < s.tx.log.MaxOpen) {
-		if !s.tx.holding {
-			s.tx.holding, s.tx.since = true, time.Now()
+		if s.tx.since.IsZero() {
+			s.tx.since = time.Now()
 			s.log.Info("drift inside a package transaction in progress: the report waits for its end", zap.Int("changes", len(byKey)))
 		}
 		time.AfterFunc(txPoll, func() {
@@ -67,7 +66,7 @@ func (s *service) attachTransactions(rep *api.Report, d *baseline.Drift) bool {
 		})
 		return false
 	}
-	s.tx.holding, s.tx.since = false, time.Time{}
+	s.tx.since = time.Time{}
 	rep.Transactions, rep.ItemTransactions = txs, byKey
 	return true
 }

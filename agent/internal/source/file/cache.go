@@ -187,32 +187,31 @@ func (c *Cache) Lookup(path string) (Entry, bool) {
 	return s.Entry, true
 }
 
-// loadedHas reports whether the cache was loaded with an entry for the
-// path with hash h: whether a scan may find the file unchanged.
-func (c *Cache) loadedHas(h uint64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.loaded == 0 {
-		return false
+// loadedEntry returns the entry the cache was loaded with for the path with
+// hash h, or nil: a file without one cannot be found unchanged. The
+// entry stays where it is (entries never move); reuse reads it under the
+// lock.
+func (c *Cache) loadedEntry(h uint64) *slot {
+	if c.loaded == 0 { // set before the cache is shared, never after
+		return nil
 	}
-	i, ok := c.index[h]
-	return ok && int(i) < c.loaded
-}
-
-// Reuse returns the remembered entry for path when its stat fields (size,
-// times, inode, device) equal those of stat, and keeps it for the next
-// scan: one lookup and one lock for an unchanged file, the common case of
-// an incremental scan.
-func (c *Cache) Reuse(path string, stat Entry) (Entry, bool) {
-	return c.reuse(pathHash(path), stat)
-}
-
-// reuse is Reuse for the path with hash h.
-func (c *Cache) reuse(h uint64, stat Entry) (Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.find(h)
-	if s == nil || s.Size != stat.Size || s.Mtime != stat.Mtime || s.Ctime != stat.Ctime || s.Ino != stat.Ino || s.Dev != stat.Dev {
+	i, ok := c.index[h]
+	if !ok || int(i) >= c.loaded {
+		return nil
+	}
+	return c.at(int(i))
+}
+
+// reuse returns the loaded entry s when its stat fields (size, times,
+// inode, device) equal those of stat, and keeps it for the next scan: one
+// lookup (loadedEntry) and one lock here for an unchanged file, the
+// common case of an incremental scan.
+func (c *Cache) reuse(s *slot, stat Entry) (Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.Size != stat.Size || s.Mtime != stat.Mtime || s.Ctime != stat.Ctime || s.Ino != stat.Ino || s.Dev != stat.Dev {
 		return Entry{}, false
 	}
 	s.seen = true

@@ -324,7 +324,11 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 		st  statInfo
 		err = errors.ErrUnsupported
 	)
-	if j.isReg && (cache == nil || s.opt.Full || !cache.loadedHas(ph)) {
+	var old *slot // the loaded cache entry that may spare the read
+	if cache != nil && !s.opt.Full {
+		old = cache.loadedEntry(ph)
+	}
+	if j.isReg && old == nil {
 		f, st, err = openStatAt(j.dir, j.name, path)
 	}
 	if err != nil {
@@ -389,9 +393,9 @@ func (s *Source) visit(j job, emit source.Emitter, w *worker) {
 	}
 
 	entry := Entry{Size: st.size, Mtime: st.mtime, Ctime: st.ctime, Ino: st.ino, Dev: st.dev}
-	if cache != nil && !s.opt.Full {
-		if old, ok := cache.reuse(ph, entry); ok {
-			it.Digest, it.Content, it.Redacted = old.Digest, old.Content, old.Redacted
+	if old != nil {
+		if e, ok := cache.reuse(old, entry); ok {
+			it.Digest, it.Content, it.Redacted = e.Digest, e.Content, e.Redacted
 			emit.Item(it, nil)
 			return
 		}
