@@ -123,7 +123,6 @@ type connectors struct {
 type runningConnector struct {
 	// fingerprint identifies the configuration it runs with.
 	fingerprint string
-	syncer      *connector.Syncer
 	webhook     *connector.Webhook
 	cancel      context.CancelFunc
 	done        chan struct{}
@@ -267,7 +266,7 @@ func (r *connectors) start(w wanted) (*runningConnector, error) {
 		Log:     log,
 		Lease:   connector.StoreLease{Store: r.store, Owner: r.owner},
 	}
-	rc := &runningConnector{fingerprint: w.fingerprint, syncer: sy, done: make(chan struct{})}
+	rc := &runningConnector{fingerprint: w.fingerprint, done: make(chan struct{})}
 	if w.cfg.Kind == connector.KindWebhook || w.cfg.Kind == connector.KindJira {
 		rc.webhook = &connector.Webhook{Config: w.cfg, Syncer: sy, Options: opts}
 	}

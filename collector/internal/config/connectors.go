@@ -106,7 +106,7 @@ func (c *Collector) fillConnectors(blocks []*connectorBlock, root hcl.Body) hcl.
 			switch {
 			case err != nil:
 				at("poll", "Invalid duration", err.Error()+".")
-			case d < 30e9:
+			case d < connector.MinPoll:
 				at("poll", "Poll interval too short", fmt.Sprintf("poll must be at least \"30s\", not %q: external APIs rate-limit.", b.Poll))
 			default:
 				cfg.Poll = d
@@ -135,7 +135,7 @@ func fillMapping(b *mappingBlock, m *connector.Mapping) hcl.Diagnostics {
 	at := func(name, summary, detail string) {
 		diags = append(diags, hclconf.ErrAt(hclconf.AttrRange(b.Body, name), summary, detail))
 	}
-	known := []string{"reference", "title", "description", "impact", "rollback_plan", "state", "approval", "class", "start", "end", "hosts", "labels", "items", "requester", "updated", "link", "group"}
+	known := connector.MappingFields
 	for k := range b.Fields {
 		if !slices.Contains(known, k) {
 			at("fields", "Unknown ticket field", fmt.Sprintf("fields maps ticket fields (%s) to external ones; %q is not one.", strings.Join(known, ", "), k))

@@ -231,13 +231,14 @@ func FromAPI(a api.Connector) (Config, error) {
 // envRE is what an environment variable's name may be.
 var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// mappingFields are the ticket fields a mapping may name.
-var mappingFields = []string{"reference", "title", "description", "impact", "rollback_plan", "state", "approval", "class", "start", "end", "hosts", "labels", "items", "requester", "updated", "link", "group"}
+// MappingFields are the ticket fields a mapping may name (in the API and
+// in collector.hcl).
+var MappingFields = []string{"reference", "title", "description", "impact", "rollback_plan", "state", "approval", "class", "start", "end", "hosts", "labels", "items", "requester", "updated", "link", "group"}
 
 func mappingFromAPI(a *api.ConnectorMapping, m *Mapping) error {
 	for k := range a.Fields {
-		if !slices.Contains(mappingFields, k) {
-			return fieldErr("mapping.fields", "maps ticket fields (%s) to external ones; %q is not one", strings.Join(mappingFields, ", "), k)
+		if !slices.Contains(MappingFields, k) {
+			return fieldErr("mapping.fields", "maps ticket fields (%s) to external ones; %q is not one", strings.Join(MappingFields, ", "), k)
 		}
 	}
 	m.Fields = a.Fields

@@ -141,7 +141,6 @@ type Syncer struct {
 	// guards status.
 	mu     sync.Mutex
 	status Status
-	loaded bool
 }
 
 // DefaultPoll is the poll interval when none is configured.
@@ -271,7 +270,6 @@ func (s *Syncer) load(ctx context.Context) (State, error) {
 	// The stored status is the truth: another collector may have
 	// synced since.
 	s.status = st.Status
-	s.loaded = true
 	s.status.Connector, s.status.Kind, s.status.TenantID = s.Source.Name(), s.Source.Kind(), s.TenantID
 	return st, nil
 }
