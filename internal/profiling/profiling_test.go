@@ -57,9 +57,19 @@ func TestStartWithoutEnvironmentDoesNothing(t *testing.T) {
 	t.Setenv("DRIFTWATCH_CPUPROFILE", "")
 	t.Setenv("DRIFTWATCH_MEMPROFILE", "")
 	t.Setenv("DRIFTWATCH_TRACE", "")
+	dir := t.TempDir()
+	t.Chdir(dir)
 	var stderr bytes.Buffer
-	Start("test", &stderr)()
+	stop := Start("test", &stderr)
+	sum := sha256.Sum256(nil)
+	for range 10000 {
+		sum = sha256.Sum256(sum[:])
+	}
+	stop()
 	if stderr.Len() > 0 {
 		t.Errorf("stderr: %s", stderr.String())
+	}
+	if es, err := os.ReadDir(dir); err != nil || len(es) > 0 {
+		t.Errorf("files written: %v (%v)", es, err)
 	}
 }

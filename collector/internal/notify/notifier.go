@@ -374,25 +374,16 @@ func (n *Notifier) fireDigest(ctx context.Context, t store.Tenant, p Policy, now
 // mandatory. A recipient whose message is queued already is left alone.
 func (n *Notifier) enqueue(ctx context.Context, t store.Tenant, p Policy, pl Planned, now time.Time, log *zap.Logger) error {
 	list := pl.Kind.List()
-	left, err := n.optedOut(ctx, t.ID, list)
-	if err != nil {
-		return err
-	}
+	// Plans come back every tick while in range: what is queued already
+	// costs one lookup, and the list's preferences are read only for a
+	// recipient not queued yet.
+	var left map[string]bool
 	var signer *Signer
 	var metrics *Metrics
 	var fetched bool
 	var errs []error
 	for _, to := range pl.To {
 		addr := BareAddress(to)
-		if left[addr] {
-			if p.Mandatory[pl.Kind] {
-				log.Debug("recipient left a mandatory list; sending anyway", zap.String("kind", string(pl.Kind)), zap.String("to", addr))
-			} else {
-				log.Info("recipient left the list; not sent", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", pl.Key),
-					zap.String("to", addr))
-				continue
-			}
-		}
 		key := RecipientKey(pl.Key, addr)
 		if _, err := n.o.Store.EmailByKey(ctx, t.ID, key); err == nil {
 			log.Debug("email queued already", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", key))
@@ -401,7 +392,23 @@ func (n *Notifier) enqueue(ctx context.Context, t store.Tenant, p Policy, pl Pla
 			errs = append(errs, err)
 			continue
 		}
+		if left == nil {
+			var err error
+			if left, err = n.optedOut(ctx, t.ID, list); err != nil {
+				return err
+			}
+		}
+		if left[addr] {
+			if p.Mandatory[pl.Kind] {
+				log.Debug("recipient left a mandatory list; sending anyway", zap.String("kind", string(pl.Kind)), zap.String("to", addr))
+			} else {
+				log.Debug("recipient left the list; not sent", zap.String("kind", string(pl.Kind)), zap.String("dedupe_key", pl.Key),
+					zap.String("to", addr))
+				continue
+			}
+		}
 		if signer == nil {
+			var err error
 			if signer, err = n.Signer(ctx); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"github.com/driftwatch/driftwatch/collector/internal/store"
@@ -102,7 +103,7 @@ func (s *Signer) Verify(token string) (Subscription, error) {
 		return Subscription{}, ErrBadToken
 	}
 	sub := Subscription{TenantID: f[0], Recipient: f[1], List: f[2]}
-	if !knownList(sub.List) {
+	if !slices.Contains(store.NotifyLists, sub.List) {
 		return Subscription{}, ErrBadToken
 	}
 	return sub, nil
@@ -119,15 +120,6 @@ func (s *Signer) FormToken(token string) string {
 func (s *Signer) CheckFormToken(token, form string) bool {
 	got, err := base64.RawURLEncoding.DecodeString(form)
 	return err == nil && token != "" && hmac.Equal(got, s.mac("form", token))
-}
-
-func knownList(l string) bool {
-	for _, k := range store.NotifyLists {
-		if l == k {
-			return true
-		}
-	}
-	return false
 }
 
 // BareAddress returns the address of a recipient as written ("Ops
