@@ -197,29 +197,26 @@ func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, rec
 	if err != nil {
 		return res, err
 	}
-	// The items are this report's changes: judged from the report's
-	// drift as decoded, not from their stored documents again.
-	byKey := make(map[string]*baseline.Change, len(judge))
-	if d != nil {
-		for i := range d.Changes {
-			byKey[d.Changes[i].Key] = &d.Changes[i]
-		}
+	// The items are this report's changes (judge is not empty, so d is
+	// not nil): judged from the report's drift as decoded, not from their
+	// stored documents again.
+	byKey := make(map[string]*baseline.Change, len(d.Changes))
+	for i := range d.Changes {
+		byKey[d.Changes[i].Key] = &d.Changes[i]
 	}
 	items := make([]reconcile.Item, 0, len(judge))
 	for _, di := range judge {
-		if c := byKey[di.Key]; c != nil {
-			items = append(items, itemOfChange(di, h, c))
-		} else {
-			items = append(items, itemOf(di, h))
-		}
-		items[len(items)-1].Transaction = byTx[di.Key]
+		it := itemOfChange(di, h, byKey[di.Key])
+		it.Transaction = byTx[di.Key]
+		items = append(items, it)
 	}
 	// Only verdicts that change are written: an item modified again
-	// mostly keeps its verdict, and then the report needs no write.
+	// mostly keeps its verdict, and then the report needs no write. The
+	// results are in the items' order.
 	us := updates(eng.EvaluateAll(items))
 	changed := us[:0]
 	for i, u := range us {
-		if di := judge[i]; di.ID != u.ItemID || di.Verdict != u.Verdict || di.Level != u.Level || di.Rule != u.Rule ||
+		if di := judge[i]; di.Verdict != u.Verdict || di.Level != u.Level || di.Rule != u.Rule ||
 			di.VerdictReason != u.Reason || !slices.Equal(di.Tickets, u.Tickets) {
 			changed = append(changed, u)
 		}
