@@ -201,25 +201,6 @@ func TestConnectWiseSync(t *testing.T) {
 	})
 }
 
-func TestConnectWiseRateLimit(t *testing.T) {
-	e := newEnv(t)
-	cs := newCWServer(t)
-	cs.limited = true
-	srv := httptest.NewServer(cs)
-	defer srv.Close()
-	src, _ := New(cwConfig(t, srv.URL), e.options(zaptest.NewLogger(t)))
-	res, err := e.syncer(src).SyncOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]time.Duration{7 * time.Second}, e.slept); diff != "" {
-		t.Errorf("waits (-want +got):\n%s", diff)
-	}
-	if res.Created != 3 {
-		t.Errorf("after the wait: %+v; want the 3 good records imported", res)
-	}
-}
-
 func TestConnectWiseExpiredCredentials(t *testing.T) {
 	e := newEnv(t)
 	srv := httptest.NewServer(newCWServer(t))

@@ -304,25 +304,6 @@ func TestHaloPSATokenRefused(t *testing.T) {
 	}
 }
 
-func TestHaloPSARateLimit(t *testing.T) {
-	e := newEnv(t)
-	hs := newHaloServer(t)
-	hs.limited = true
-	srv := httptest.NewServer(hs)
-	defer srv.Close()
-	src, _ := New(haloConfig(t, srv.URL), e.options(zaptest.NewLogger(t)))
-	res, err := e.syncer(src).SyncOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]time.Duration{7 * time.Second}, e.slept); diff != "" {
-		t.Errorf("waits (-want +got):\n%s", diff)
-	}
-	if res.Created != 3 {
-		t.Errorf("after the wait: %+v; want the 3 good records imported", res)
-	}
-}
-
 func TestHaloPSAMisconfigured(t *testing.T) {
 	e := newEnv(t)
 	cfg := haloConfig(t, "http://127.0.0.1:1")

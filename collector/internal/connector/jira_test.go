@@ -214,25 +214,6 @@ func TestJiraSync(t *testing.T) {
 	})
 }
 
-func TestJiraRateLimit(t *testing.T) {
-	e := newEnv(t)
-	js := newJiraServer(t)
-	js.limited = true
-	srv := httptest.NewServer(js)
-	defer srv.Close()
-	src, _ := New(jiraConfig(t, srv.URL, jiraSecret), e.options(zaptest.NewLogger(t)))
-	res, err := e.syncer(src).SyncOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]time.Duration{7 * time.Second}, e.slept); diff != "" {
-		t.Errorf("waits (-want +got):\n%s", diff)
-	}
-	if res.Created != 3 {
-		t.Errorf("after the wait: %+v; want the 3 good records imported", res)
-	}
-}
-
 func TestJiraExpiredCredentials(t *testing.T) {
 	e := newEnv(t)
 	srv := httptest.NewServer(newJiraServer(t))
