@@ -162,70 +162,68 @@ func attrNames(c *baseline.Change) []string {
 }
 
 // AfterReport applies a stored report's drift to the host's drift items
-// and reconciles the items it opened or changed. A report older than the
-// host's newest applied one changes nothing. txs are the package
-// transactions the report carries, each with the keys of its changes
-// that happened in it (Items with the keys only); they are stored, and
-// the changes judged with them.
+// (see Observe: each change is written with its verdict). A report older
+// than the host's newest applied one changes nothing. The report ingest
+// applies its drift in its own transaction instead (store.Report's
+// ApplyDrift, with Observe's observations).
 func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) (store.ApplyResult, error) {
-	var obs []store.DriftObservation
+	obs, judgeErr := m.Observe(ctx, h, seq, received, d, txs...)
+	if obs == nil && judgeErr != nil {
+		return store.ApplyResult{}, judgeErr
+	}
+	res, err := m.Store.ApplyDrift(ctx, h.TenantID, h.ID, seq, received, obs)
+	if err != nil {
+		return res, err
+	}
+	return res, judgeErr
+}
+
+// Observe turns report seq's drift into the observations ApplyDrift
+// takes, each judged as the item it opens or modifies, observed at
+// received: the items are stored with their verdicts in the same
+// transaction. txs are the package transactions the report carries, each
+// with the keys of its changes that happened in it (Items with the keys
+// only); they are stored, and the changes judged with them. When the
+// tenant's tickets or policy cannot be read, the observations come
+// unjudged (the next reconciliation judges them) with the error; nil
+// observations with an error mean none could be made.
+func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) ([]store.DriftObservation, error) {
+	obs := []store.DriftObservation{}
 	if d != nil {
 		obs = make([]store.DriftObservation, 0, len(d.Changes))
 		for i := range d.Changes {
 			c := &d.Changes[i]
 			doc, err := json.Marshal(c)
 			if err != nil {
-				return store.ApplyResult{}, fmt.Errorf("encode change %s: %w", c.Key, err)
+				return nil, fmt.Errorf("encode change %s: %w", c.Key, err)
 			}
 			id, err := auth.NewID(auth.PrefixDriftID)
 			if err != nil {
-				return store.ApplyResult{}, err
+				return nil, err
 			}
 			obs = append(obs, store.DriftObservation{Key: c.Key, Kind: c.Kind, Change: c.Change, StateDigest: stateDigest(c), ChangeDoc: doc, NewID: id})
 		}
 	}
+	if len(obs) == 0 {
+		return obs, nil
+	}
 	byTx := m.putTransactions(ctx, h, seq, received, obs, txs)
-	res, err := m.Store.ApplyDrift(ctx, h.TenantID, h.ID, seq, received, obs)
-	if err != nil || res.Stale {
-		return res, err
-	}
-	judge := append(slices.Clone(res.Opened), res.Updated...)
-	if len(judge) == 0 {
-		return res, nil
-	}
 	eng, err := m.cachedEngine(ctx, h.TenantID)
 	if err != nil {
-		return res, err
+		return obs, fmt.Errorf("drift of report %d not judged: %w", seq, err)
 	}
-	// The items are this report's changes (judge is not empty, so d is
-	// not nil): judged from the report's drift as decoded, not from their
-	// stored documents again.
-	byKey := make(map[string]*baseline.Change, len(d.Changes))
-	for i := range d.Changes {
-		byKey[d.Changes[i].Key] = &d.Changes[i]
+	// Each change as the item it opens or modifies, judged from the
+	// report's drift as decoded.
+	items := make([]reconcile.Item, len(obs))
+	for i, o := range obs {
+		items[i] = reconcile.Item{ID: o.NewID, Host: reconcile.Host{Name: h.Name, Labels: h.Labels}, Key: o.Key,
+			Change: o.Change, ObservedAt: received, Attrs: attrNames(&d.Changes[i]), Transaction: byTx[o.Key]}
 	}
-	items := make([]reconcile.Item, 0, len(judge))
-	for _, di := range judge {
-		it := itemOfChange(di, h, byKey[di.Key])
-		it.Transaction = byTx[di.Key]
-		items = append(items, it)
-	}
-	// Only verdicts that change are written: an item modified again
-	// mostly keeps its verdict, and then the report needs no write. The
-	// results are in the items' order.
 	us := updates(eng.EvaluateAll(items))
-	changed := us[:0]
-	for i, u := range us {
-		if di := judge[i]; di.Verdict != u.Verdict || di.Level != u.Level || di.Rule != u.Rule ||
-			di.VerdictReason != u.Reason || !slices.Equal(di.Tickets, u.Tickets) {
-			changed = append(changed, u)
-		}
+	for i := range obs {
+		obs[i].Verdict = &us[i]
 	}
-	if len(changed) == 0 {
-		return res, nil
-	}
-	_, err = m.Store.SetVerdicts(ctx, h.TenantID, m.now(), changed)
-	return res, err
+	return obs, nil
 }
 
 // itemOf is a drift item as reconciliation sees it.

@@ -195,6 +195,16 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			txs, rej = reportTransactions(&in.Report, drift)
 		}
 		if rej == nil {
+			// The drift items follow in the report's transaction, each
+			// change with its verdict. Changes that could not be judged
+			// are stored unjudged (the next reconciliation judges them).
+			obs, jerr := s.changes.Observe(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...)
+			if obs == nil {
+				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()
+				s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, jerr))
+				return
+			}
+			sr.ApplyDrift, sr.Observations = true, obs
 			res, err := s.store.IngestReport(r.Context(), sr, initial)
 			if err != nil {
 				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()
@@ -203,11 +213,8 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			}
 			if !res.Duplicate {
 				s.metrics.reportsIngested.Inc()
-				// The report is stored: its drift items follow. A failure
-				// here is logged; the host's next report, a full state,
-				// brings them up to date.
-				if _, err := s.changes.AfterReport(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...); err != nil {
-					s.log.Error("drift items not updated", zap.String("host", h.ID), zap.Uint64("sequence", sr.Sequence), zap.Error(err))
+				if jerr != nil {
+					s.log.Error("drift items stored without verdicts", zap.String("host", h.ID), zap.Uint64("sequence", sr.Sequence), zap.Error(jerr))
 				}
 			}
 			s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())

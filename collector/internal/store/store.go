@@ -134,6 +134,13 @@ type Report struct {
 	Changes int
 	// Size is the report body's size in bytes.
 	Size int
+	// ApplyDrift: the report's drift, Observations, is applied to the
+	// host's drift items in the same transaction as ApplyDrift would
+	// apply it (report Sequence at ReceivedAt), unless the report is a
+	// duplicate; IngestResult.Drift says what it did. A failure stores
+	// nothing of the report.
+	ApplyDrift   bool
+	Observations []DriftObservation
 }
 
 // IngestResult says what storing a report did.
@@ -146,6 +153,8 @@ type IngestResult struct {
 	// BaselineDigest is that version's snapshot digest; zero when the
 	// host has no baseline.
 	BaselineDigest baseline.Digest
+	// Drift is what applying the report's drift did (Report.ApplyDrift).
+	Drift ApplyResult
 }
 
 // Baseline is one approved baseline version with its canonical snapshot

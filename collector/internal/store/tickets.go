@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -234,6 +235,12 @@ type DriftObservation struct {
 	// NewID is the ID to give the item when this observation opens one;
 	// it is ignored otherwise.
 	NewID string
+	// Verdict, when not nil, is the reconciliation of the state observed
+	// (its ItemID is ignored): the item this observation opens or
+	// modifies gets it in the same transaction, with a verdict event when
+	// the verdict or level changes, as SetVerdicts would write it. Nil
+	// opens an item not yet reconciled and keeps a modified item's.
+	Verdict *VerdictUpdate
 }
 
 // ApplyResult says what applying a report's drift did. Each list is
@@ -415,8 +422,9 @@ type Tickets interface {
 	// key without a current item opens one (with the observation's
 	// NewID). Current items whose key is not observed are closed (see
 	// ApplyResult.Closed), with ResolvedAt at for those reverted. Every
-	// change is in the items' history. ErrNotFound when the host is not
-	// the tenant's; ErrExists when a NewID is taken.
+	// change is in the items' history. An observation's Verdict is
+	// written with it (see DriftObservation). ErrNotFound when the host is
+	// not the tenant's; ErrExists when a NewID is taken.
 	ApplyDrift(ctx context.Context, tenantID, hostID string, seq uint64, at time.Time, obs []DriftObservation) (ApplyResult, error)
 	// SetVerdicts writes reconciliation results, in one transaction, and
 	// records a history event, at at, for each item whose verdict or
@@ -669,8 +677,25 @@ func CheckObservations(seq uint64, at time.Time, obs []DriftObservation) error {
 		if err := checkJSON(fmt.Sprintf("observation %d (%s) change document", i, o.Key), o.ChangeDoc, false); err != nil {
 			return err
 		}
+		if v := o.Verdict; v != nil && (v.Level < 0 || v.Level > 3) {
+			return fmt.Errorf("observation %d (%s): level %d is not 0 to 3: %w", i, o.Key, v.Level, ErrInvalid)
+		}
 		keys[o.Key] = true
 		ids[o.NewID] = true
+	}
+	return nil
+}
+
+// CheckIngest checks what IngestReport can check before it starts.
+func CheckIngest(r Report, initial *Baseline) error {
+	if r.Sequence > math.MaxInt64 {
+		return fmt.Errorf("sequence is above the largest the store keeps (2^63-1): %w", ErrInvalid)
+	}
+	if initial != nil && (initial.TenantID != "" && initial.TenantID != r.TenantID || initial.HostID != "" && initial.HostID != r.HostID) {
+		return fmt.Errorf("initial baseline is of host %s of tenant %s, not of the report's: %w", initial.HostID, initial.TenantID, ErrInvalid)
+	}
+	if r.ApplyDrift {
+		return CheckObservations(r.Sequence, r.ReceivedAt, r.Observations)
 	}
 	return nil
 }
@@ -837,4 +862,33 @@ func parseCursor(s string, dst ...any) error {
 		}
 	}
 	return nil
+}
+
+// OpenedItem is the item observation o opens in report seq of the host at
+// at, as it reads back: open, current, with o's verdict when it has one.
+func OpenedItem(tenantID, hostID string, seq uint64, at time.Time, o DriftObservation) DriftItem {
+	d := DriftItem{
+		ID: o.NewID, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
+		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
+		FirstSeen: at, ChangedAt: at, LastSeen: at, FirstSeq: seq, LastSeq: seq,
+		Current: true, Status: DriftOpen,
+	}
+	if v := o.Verdict; v != nil {
+		d.Verdict, d.Level, d.Rule, d.VerdictReason = v.Verdict, v.Level, v.Rule, v.Reason
+		if len(v.Tickets) > 0 {
+			d.Tickets = slices.Clone(v.Tickets)
+		}
+	}
+	return d
+}
+
+// VerdictChange is the verdict event of an item of status going from
+// verdict and level to v's, or false when neither changes (a new rule,
+// reason or ticket list alone is no event).
+func VerdictChange(itemID, status, verdict string, level int, v *VerdictUpdate) (DriftEvent, bool) {
+	if v == nil || (v.Verdict == verdict && v.Level == level) {
+		return DriftEvent{}, false
+	}
+	return DriftEvent{ItemID: itemID, Event: DriftEventVerdict, FromStatus: status, ToStatus: status,
+		FromVerdict: verdict, ToVerdict: v.Verdict, FromLevel: level, ToLevel: v.Level, Reason: v.Reason}, true
 }

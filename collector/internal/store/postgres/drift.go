@@ -81,10 +81,11 @@ func copyEvents(ctx context.Context, tx pgx.Tx, tenantID string, es []store.Drif
 
 // currentItem is what ApplyDrift compares an observation with.
 type currentItem struct {
-	id, digest, status string
-	verdict            string
-	level              int
-	seen               bool
+	id, digest, status    string
+	verdict, rule, reason string
+	tickets               []string
+	level                 int
+	seen                  bool
 }
 
 // lockItemHosts locks the drift heads of the hosts of the tenant's items
@@ -116,10 +117,23 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 	if err := store.CheckObservations(seq, at, obs); err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
 	}
-	at = utc(at)
 	var res store.ApplyResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		res = store.ApplyResult{}
+		var err error
+		res, err = applyDrift(ctx, tx, tenantID, hostID, seq, at, obs)
+		return err
+	})
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+	}
+	return res, nil
+}
+
+// applyDrift is ApplyDrift in tx; obs are checked.
+func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uint64, at time.Time, obs []store.DriftObservation) (store.ApplyResult, error) {
+	at = utc(at)
+	var res store.ApplyResult
+	err := func() error {
 		headSeq, headAt, cur, err := readDriftHead(ctx, tx, tenantID, hostID)
 		if err != nil {
 			return err
@@ -136,6 +150,7 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 		var opens, modified []store.DriftObservation
 		var leaveIDs []string
 		var leaveRevert []bool
+		var verdicts []store.DriftEvent // after the others, as SetVerdicts would add them
 		superseded := map[string]bool{}
 		for _, o := range obs {
 			c := cur[o.Key]
@@ -150,6 +165,9 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				ev(store.DriftEvent{ItemID: c.id, Event: store.DriftEventModified, FromStatus: c.status, ToStatus: c.status,
 					FromVerdict: c.verdict, ToVerdict: c.verdict, FromLevel: c.level, ToLevel: c.level,
 					FromDigest: c.digest, ToDigest: o.StateDigest})
+				if e, ok := store.VerdictChange(c.id, c.status, c.verdict, c.level, o.Verdict); ok {
+					verdicts = append(verdicts, e)
+				}
 			default:
 				superseded[c.id] = true
 				leaveIDs, leaveRevert = append(leaveIDs, c.id), append(leaveRevert, false)
@@ -179,7 +197,16 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 		}
 		for _, o := range opens {
 			ev(store.DriftEvent{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+			if e, ok := store.VerdictChange(o.NewID, store.DriftOpen, "", 0, o.Verdict); ok {
+				verdicts = append(verdicts, e)
+			}
 		}
+		for _, e := range verdicts {
+			ev(e)
+		}
+		// Ticket links: of new items with tickets, and of modified items
+		// whose ticket list changes (relinked).
+		var relink, linkItems, linkTickets []string
 
 		// One batch, in this order: items leave the current set (they
 		// were last seen in the report before this one) before new ones
@@ -199,28 +226,68 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 		if len(modified) > 0 {
 			n := len(modified)
 			ids, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			var v verdictCols
 			for i, o := range modified {
-				ids[i], kinds[i], changes[i], digests[i], docs[i] = cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+				c := cur[o.Key]
+				ids[i], kinds[i], changes[i], digests[i], docs[i] = c.id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+				// The observation's verdict, or the item's own.
+				u := o.Verdict
+				if u == nil {
+					u = &store.VerdictUpdate{Verdict: c.verdict, Level: c.level, Rule: c.rule, Tickets: c.tickets, Reason: c.reason}
+				} else if !slices.Equal(c.tickets, u.Tickets) {
+					relink = append(relink, c.id)
+					for _, tk := range u.Tickets {
+						linkItems, linkTickets = append(linkItems, c.id), append(linkTickets, tk)
+					}
+				}
+				if err := v.add(u); err != nil {
+					return fmt.Errorf("item %s: %w", c.id, err)
+				}
 			}
 			b.Queue(`UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
-					change_doc = u.doc::json, changed_at = $3
-				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, kind, change, digest, doc)
+					change_doc = u.doc::json, changed_at = $3, verdict = u.verdict, level = u.level, rule = u.rule,
+					verdict_reason = u.reason, tickets = ARRAY(SELECT json_array_elements_text(u.tickets::json)), priority = u.prio
+				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+						$8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[])
+					AS u(id, kind, change, digest, doc, verdict, level, rule, reason, tickets, prio)
 				WHERE d.tenant_id = $1 AND d.id = u.id
 				RETURNING `+driftCols,
-				tenantID, ids, at, kinds, changes, digests, docs)
+				tenantID, ids, at, kinds, changes, digests, docs, v.verdicts, v.levels, v.rules, v.reasons, v.tickets, v.prios)
 		}
 		if len(opens) > 0 {
 			n := len(opens)
 			ids, keys, kinds, changes, digests, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			var v verdictCols
 			for i, o := range opens {
 				ids[i], keys[i], kinds[i], changes[i], digests[i], docs[i] = o.NewID, o.Key, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc)
+				u := o.Verdict
+				if u == nil {
+					u = &store.VerdictUpdate{}
+				}
+				for _, tk := range u.Tickets {
+					linkItems, linkTickets = append(linkItems, o.NewID), append(linkTickets, tk)
+				}
+				if err := v.add(u); err != nil {
+					return fmt.Errorf("item %s: %w", o.NewID, err)
+				}
 			}
 			b.Queue(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
-					first_seen, first_seq, changed_at, current, status, priority)
-				SELECT $1, u.id, $2, u.key, u.kind, u.change, u.digest, u.doc::json, $3, $4, $3, true, 'open', $5
-				FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-					AS u(id, key, kind, change, digest, doc)`,
-				tenantID, hostID, at, int64(seq), store.DriftPriority("", 0), ids, keys, kinds, changes, digests, docs)
+					first_seen, first_seq, changed_at, current, status, verdict, level, rule, verdict_reason, tickets, priority)
+				SELECT $1, u.id, $2, u.key, u.kind, u.change, u.digest, u.doc::json, $3, $4, $3, true, 'open',
+					u.verdict, u.level, u.rule, u.reason, ARRAY(SELECT json_array_elements_text(u.tickets::json)), u.prio
+				FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+						$11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::int[])
+					AS u(id, key, kind, change, digest, doc, verdict, level, rule, reason, tickets, prio)`,
+				tenantID, hostID, at, int64(seq), ids, keys, kinds, changes, digests, docs,
+				v.verdicts, v.levels, v.rules, v.reasons, v.tickets, v.prios)
+		}
+		if len(relink) > 0 {
+			b.Queue(`DELETE FROM drift_tickets t USING unnest($2::text[]) AS u(id) WHERE t.tenant_id = $1 AND t.item_id = u.id`,
+				tenantID, relink)
+		}
+		if len(linkItems) > 0 {
+			b.Queue(`INSERT INTO drift_tickets (tenant_id, item_id, ticket_id)
+				SELECT $1, i, t FROM unnest($2::text[], $3::text[]) AS x(i, t) ON CONFLICT DO NOTHING`, tenantID, linkItems, linkTickets)
 		}
 		if len(events) > 0 {
 			queueEvents(b, tenantID, at, seq, events)
@@ -264,12 +331,17 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				return fmt.Errorf("open items: %w", mapErr(err))
 			}
 			for _, o := range opens {
-				res.Opened = append(res.Opened, store.DriftItem{
-					ID: o.NewID, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
-					StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
-					FirstSeen: at, ChangedAt: at, LastSeen: at, FirstSeq: seq, LastSeq: seq,
-					Current: true, Status: store.DriftOpen,
-				})
+				res.Opened = append(res.Opened, store.OpenedItem(tenantID, hostID, seq, at, o))
+			}
+		}
+		if len(relink) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("unlink tickets: %w", err)
+			}
+		}
+		if len(linkItems) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("link tickets: %w", mapErr(err))
 			}
 		}
 		if len(events) > 0 {
@@ -281,9 +353,9 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			return fmt.Errorf("drift head: %w", err)
 		}
 		return br.Close()
-	})
+	}()
 	if err != nil {
-		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+		return store.ApplyResult{}, err
 	}
 	for _, l := range [][]store.DriftItem{res.Opened, res.Updated, res.Superseded, res.Closed} {
 		slices.SortFunc(l, byKey)
@@ -328,7 +400,7 @@ func readDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int
 	b.Queue(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES ($1, $2, -1, NULL)
 		ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = drift_heads.seq
 		RETURNING seq, at`, tenantID, hostID)
-	b.Queue(`SELECT id, key, state_digest, status, verdict, level FROM drift_items
+	b.Queue(`SELECT id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets FROM drift_items
 		WHERE tenant_id = $1 AND host_id = $2 AND current`, tenantID, hostID)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
@@ -346,7 +418,7 @@ func readDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int
 	for rows.Next() {
 		var key string
 		c := new(currentItem)
-		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level); err != nil {
+		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets); err != nil {
 			return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
 		}
 		cur[key] = c
@@ -471,6 +543,22 @@ func (s *Store) SetVerdicts(ctx context.Context, tenantID string, at time.Time, 
 		return nil, fmt.Errorf("set verdicts of tenant %s: %w", tenantID, err)
 	}
 	return events, nil
+}
+
+// verdictCols are verdicts as array parameters, one row each.
+type verdictCols struct {
+	verdicts, rules, reasons, tickets []string // tickets: JSON arrays
+	levels, prios                     []int32
+}
+
+func (v *verdictCols) add(u *store.VerdictUpdate) error {
+	tj, err := json.Marshal(nonNil(u.Tickets))
+	if err != nil {
+		return fmt.Errorf("tickets: %w", err)
+	}
+	v.verdicts, v.rules, v.reasons, v.tickets = append(v.verdicts, u.Verdict), append(v.rules, u.Rule), append(v.reasons, u.Reason), append(v.tickets, string(tj))
+	v.levels, v.prios = append(v.levels, int32(u.Level)), append(v.prios, int32(store.DriftPriority(u.Verdict, u.Level)))
+	return nil
 }
 
 // nonNil is ts, or an empty list for nil.

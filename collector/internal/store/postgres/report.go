@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +23,10 @@ import (
 // reads its baseline; the second, which starts after the lock is held and
 // so sees every report committed before, inserts the report unless it is
 // a duplicate and updates the host (and stores the initial baseline) when
-// it is not.
+// it is not. A report with its drift (ApplyDrift) sends that batch in a
+// transaction and applies the drift after it, as ApplyDrift does.
 func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
-	if err := checkIngest(r, initial); err != nil {
+	if err := store.CheckIngest(r, initial); err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 	}
 	if initial != nil && initial.Meta.Version != 1 {
@@ -34,11 +34,35 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 		// transaction decides that.
 		return s.ingestTx(ctx, r, initial)
 	}
-	res, err := s.ingestBatch(ctx, r, initial)
+	if !r.ApplyDrift {
+		res, err := ingestBatch(ctx, s.pool, r, initial)
+		if err != nil {
+			return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
+		}
+		return res, nil
+	}
+	// With its drift: the same batch in a transaction that applies the
+	// drift after it.
+	var res store.IngestResult
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var err error
+		if res, err = ingestBatch(ctx, tx, r, initial); err != nil || res.Duplicate {
+			return err
+		}
+		if res.Drift, err = applyDrift(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
+			return fmt.Errorf("apply drift: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 	}
 	return res, nil
+}
+
+// batchSender is what *pgxpool.Pool and pgx.Tx share for batches.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // ingestLock locks the host's row and reads its newest baseline.
@@ -79,9 +103,10 @@ const ingestWrite = `WITH ins AS (
 	)
 	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM base), (SELECT count(*) FROM upd)`
 
-// ingestBatch is IngestReport in one round trip; initial, when not nil,
-// is version 1.
-func (s *Store) ingestBatch(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
+// ingestBatch is IngestReport, without the drift, in one round trip, sent
+// through the pool (one implicit transaction) or in a transaction;
+// initial, when not nil, is version 1.
+func ingestBatch(ctx context.Context, to batchSender, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
 	if err := ctx.Err(); err != nil {
 		return store.IngestResult{}, err
 	}
@@ -108,7 +133,7 @@ func (s *Store) ingestBatch(ctx context.Context, r store.Report, initial *store.
 	// report the server may have stored (see write).
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	br := s.pool.SendBatch(bctx, b)
+	br := to.SendBatch(bctx, b)
 	var res store.IngestResult
 	var digest *string
 	lockErr := br.QueryRow().Scan(&res.BaselineVersion, &digest)
@@ -196,16 +221,20 @@ func (s *Store) ingestTx(ctx context.Context, r store.Report, initial *store.Bas
 		if err != nil {
 			return fmt.Errorf("update host: %w", err)
 		}
-		if initial == nil || res.BaselineVersion > 0 {
-			return nil
+		if initial != nil && res.BaselineVersion == 0 {
+			if initial.Meta.Version != 1 {
+				return fmt.Errorf("initial baseline v%d, want v1: %w", initial.Meta.Version, store.ErrConflict)
+			}
+			if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
+				return fmt.Errorf("initial baseline: %w", err)
+			}
+			res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		}
-		if initial.Meta.Version != 1 {
-			return fmt.Errorf("initial baseline v%d, want v1: %w", initial.Meta.Version, store.ErrConflict)
+		if r.ApplyDrift {
+			if res.Drift, err = applyDrift(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
+				return fmt.Errorf("apply drift: %w", err)
+			}
 		}
-		if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
-			return fmt.Errorf("initial baseline: %w", err)
-		}
-		res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		return nil
 	})
 	if err != nil {
@@ -220,17 +249,6 @@ func nullJSON(b []byte) []byte {
 		return nil
 	}
 	return b
-}
-
-// checkIngest checks what IngestReport can check before it starts.
-func checkIngest(r store.Report, initial *store.Baseline) error {
-	if r.Sequence > math.MaxInt64 {
-		return errors.New("sequence is above the largest the store keeps (2^63-1)")
-	}
-	if initial != nil && (initial.TenantID != "" && initial.TenantID != r.TenantID || initial.HostID != "" && initial.HostID != r.HostID) {
-		return fmt.Errorf("initial baseline is of host %s of tenant %s, not of the report's", initial.HostID, initial.TenantID)
-	}
-	return nil
 }
 
 const reportCols = `tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest, item_count, agent_version, sources, drift, changes, size`

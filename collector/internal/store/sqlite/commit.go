@@ -62,18 +62,46 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return req.err
 }
 
-// startWriter starts the writer goroutine; stopWriter stops it after the
-// transactions it has taken.
-func (s *Store) startWriter() {
+// startWriter prepares the writer's savepoint statements and starts the
+// writer goroutine; stopWriter stops it after the transactions it has
+// taken and closes them.
+func (s *Store) startWriter(ctx context.Context) error {
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&s.savepoint, `SAVEPOINT w`}, {&s.release, `RELEASE w`}, {&s.rollbackTo, `ROLLBACK TO w`}} {
+		st, err := s.w.PrepareContext(ctx, p.q)
+		if err != nil {
+			s.closeSavepoints()
+			return fmt.Errorf("prepare %s: %w", p.q, err)
+		}
+		*p.st = st
+	}
 	s.writes = make(chan *writeReq)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
 	go s.runWriter()
+	return nil
 }
 
 func (s *Store) stopWriter() {
 	close(s.quit)
 	<-s.writerDone
+	s.closeSavepoints()
+}
+
+func (s *Store) closeSavepoints() {
+	for _, st := range []*sql.Stmt{s.savepoint, s.release, s.rollbackTo} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// exec runs one of the writer's statements in tx.
+func exec(tx *sql.Tx, st *sql.Stmt) error {
+	_, err := tx.Stmt(st).Exec()
+	return err
 }
 
 func (s *Store) runWriter() {
@@ -135,19 +163,19 @@ func (s *Store) commitGroup(group []*writeReq) {
 	}
 	ok := make([]*writeReq, 0, len(live))
 	for i, r := range live {
-		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+		if err := exec(tx, s.savepoint); err != nil {
 			s.abandon(tx, ok, live[i:], fmt.Errorf("savepoint: %w", err))
 			return
 		}
 		if err := run(r, tx); err != nil {
-			if _, rerr := tx.Exec(`ROLLBACK TO w`); rerr != nil {
+			if rerr := exec(tx, s.rollbackTo); rerr != nil {
 				// The transaction itself is gone (an interrupted
 				// statement can take it along): nothing of it stays.
 				r.finish(err)
 				s.abandon(tx, ok, live[i+1:], fmt.Errorf("roll back a failed write: %w", rerr))
 				return
 			}
-			if _, rerr := tx.Exec(`RELEASE w`); rerr != nil {
+			if rerr := exec(tx, s.release); rerr != nil {
 				r.finish(err)
 				s.abandon(tx, ok, live[i+1:], fmt.Errorf("release a failed write: %w", rerr))
 				return
@@ -155,7 +183,7 @@ func (s *Store) commitGroup(group []*writeReq) {
 			r.finish(err) // rolled back: nothing of it will be committed
 			continue
 		}
-		if _, err := tx.Exec(`RELEASE w`); err != nil {
+		if err := exec(tx, s.release); err != nil {
 			s.abandon(tx, append(ok, r), live[i+1:], fmt.Errorf("release: %w", err))
 			return
 		}

@@ -99,10 +99,11 @@ func insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, es []event) 
 
 // currentItem is what ApplyDrift compares an observation with.
 type currentItem struct {
-	id, digest, status string
-	verdict            string
-	level              int
-	seen               bool
+	id, digest, status    string
+	verdict, rule, reason string
+	tickets               string // as stored: a JSON array
+	level                 int
+	seen                  bool
 }
 
 // ApplyDrift applies a host's report in one write transaction: the
@@ -113,14 +114,28 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 	if err := store.CheckObservations(seq, at, obs); err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
 	}
-	at = at.UTC().Truncate(time.Microsecond)
 	ps, err := s.applyStatements(ctx)
 	if err != nil {
 		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
 	}
 	var res store.ApplyResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res = store.ApplyResult{}
+		var err error
+		res, err = applyDrift(ctx, tx, ps, tenantID, hostID, seq, at, obs)
+		return err
+	})
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+	}
+	return res, nil
+}
+
+// applyDrift is ApplyDrift in tx, with its statements ps; obs are
+// checked.
+func applyDrift(ctx context.Context, tx *sql.Tx, ps *applyStmts, tenantID, hostID string, seq uint64, at time.Time, obs []store.DriftObservation) (store.ApplyResult, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	var res store.ApplyResult
+	err := func() error {
 		stmt := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
 		// The head is created at the host's first report, and read.
 		var headSeq int64
@@ -143,6 +158,7 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 		}
 		var opens, modified []store.DriftObservation
 		var superseded []*currentItem
+		var verdicts []event // after the others, as SetVerdicts would add them
 		for _, o := range obs {
 			c := cur[o.Key]
 			switch {
@@ -156,6 +172,9 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 				ev(event{ItemID: c.id, Event: store.DriftEventModified, FromStatus: c.status, ToStatus: c.status,
 					FromVerdict: c.verdict, ToVerdict: c.verdict, FromLevel: c.level, ToLevel: c.level,
 					FromDigest: c.digest, ToDigest: o.StateDigest})
+				if e, ok := store.VerdictChange(c.id, c.status, c.verdict, c.level, o.Verdict); ok {
+					verdicts = append(verdicts, e)
+				}
 			default:
 				superseded = append(superseded, c)
 				opens = append(opens, o)
@@ -213,11 +232,28 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			res.Closed = append(res.Closed, d)
 		}
 
+		// A modified item takes the observation's verdict, or keeps its
+		// own; its ticket links follow a new ticket list.
+		var relink []*currentItem
+		var relinkTickets [][]string
 		err = inRuns(len(modified), func(lo, n int) error {
-			args := make([]any, 0, 2+5*n)
+			args := make([]any, 0, 2+modifyCols*n)
 			args = append(args, fmtTime(at))
 			for _, o := range modified[lo : lo+n] {
-				args = append(args, cur[o.Key].id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc))
+				c := cur[o.Key]
+				verdict, level, rule, tickets, reason := c.verdict, c.level, c.rule, c.tickets, c.reason
+				if v := o.Verdict; v != nil {
+					tj, err := ticketsJSON(v.Tickets)
+					if err != nil {
+						return fmt.Errorf("item %s: tickets: %w", c.id, err)
+					}
+					if tj != c.tickets {
+						relink, relinkTickets = append(relink, c), append(relinkTickets, v.Tickets)
+					}
+					verdict, level, rule, tickets, reason = v.Verdict, v.Level, v.Rule, tj, v.Reason
+				}
+				args = append(args, c.id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc),
+					verdict, level, rule, tickets, reason, store.DriftPriority(verdict, level))
 			}
 			args = append(args, tenantID)
 			rows, err := stmt(ps.modify[runIndex(n)]).QueryContext(ctx, args...)
@@ -241,12 +277,19 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			return err
 		}
 
-		prio := store.DriftPriority("", 0)
 		err = inRuns(len(opens), func(lo, n int) error {
-			args := make([]any, 0, 12*n)
+			args := make([]any, 0, openCols*n)
 			for _, o := range opens[lo : lo+n] {
+				verdict, level, rule, tickets, reason := "", 0, "", "[]", ""
+				if v := o.Verdict; v != nil {
+					tj, err := ticketsJSON(v.Tickets)
+					if err != nil {
+						return fmt.Errorf("item %s: tickets: %w", o.NewID, err)
+					}
+					verdict, level, rule, tickets, reason = v.Verdict, v.Level, v.Rule, tj, v.Reason
+				}
 				args = append(args, tenantID, o.NewID, hostID, o.Key, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc),
-					fmtTime(at), int64(seq), fmtTime(at), prio)
+					fmtTime(at), int64(seq), fmtTime(at), verdict, level, rule, tickets, reason, store.DriftPriority(verdict, level))
 			}
 			if _, err := stmt(ps.open[runIndex(n)]).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("open items %s to %s: %w", opens[lo].Key, opens[lo+n-1].Key, mapErr(err))
@@ -257,8 +300,27 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			return err
 		}
 		for _, o := range opens {
-			res.Opened = append(res.Opened, openedItem(tenantID, hostID, seq, at, o))
+			res.Opened = append(res.Opened, store.OpenedItem(tenantID, hostID, seq, at, o))
 			ev(event{ItemID: o.NewID, Event: store.DriftEventOpened, ToStatus: store.DriftOpen, ToDigest: o.StateDigest})
+			if e, ok := store.VerdictChange(o.NewID, store.DriftOpen, "", 0, o.Verdict); ok {
+				verdicts = append(verdicts, e)
+			}
+			if v := o.Verdict; v != nil && len(v.Tickets) > 0 {
+				if err := link(ctx, stmt(ps.link), tenantID, o.NewID, v.Tickets); err != nil {
+					return err
+				}
+			}
+		}
+		for i, c := range relink {
+			if _, err := stmt(ps.unlink).ExecContext(ctx, tenantID, c.id); err != nil {
+				return fmt.Errorf("item %s: tickets: %w", c.id, err)
+			}
+			if err := link(ctx, stmt(ps.link), tenantID, c.id, relinkTickets[i]); err != nil {
+				return err
+			}
+		}
+		for _, e := range verdicts {
+			ev(e)
 		}
 
 		err = inRuns(len(events), func(lo, n int) error {
@@ -278,15 +340,33 @@ func (s *Store) ApplyDrift(ctx context.Context, tenantID, hostID string, seq uin
 			return fmt.Errorf("drift head: %w", err)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
-		return store.ApplyResult{}, fmt.Errorf("apply drift of report %d of host %s: %w", seq, hostID, err)
+		return store.ApplyResult{}, err
 	}
 	for _, l := range [][]store.DriftItem{res.Opened, res.Updated, res.Superseded, res.Closed} {
 		slices.SortFunc(l, func(a, b store.DriftItem) int { return strings.Compare(a.Key, b.Key) })
 	}
 	return res, nil
 }
+
+// link records that the tickets cover an item, with the prepared
+// statement st.
+func link(ctx context.Context, st *sql.Stmt, tenantID, itemID string, tickets []string) error {
+	for _, tk := range tickets {
+		if _, err := st.ExecContext(ctx, tenantID, tk, itemID); err != nil {
+			return fmt.Errorf("item %s: tickets: %w", itemID, mapErr(err))
+		}
+	}
+	return nil
+}
+
+// modifyCols and openCols are the parameters of one row of ApplyDrift's
+// multi-row update and insert.
+const (
+	modifyCols = 11
+	openCols   = 17
+)
 
 // maxRun is the most rows one of ApplyDrift's multi-row statements
 // writes; it has one statement for each power of two up to it.
@@ -315,14 +395,17 @@ func inRuns(rows int, f func(lo, n int) error) error {
 // runIndex is the index of the statement for runs of n rows.
 func runIndex(n int) int { return bits.TrailingZeros(uint(n)) }
 
-// applyStmts are ApplyDrift's statements, prepared on the write
-// connection; the multi-row ones by runIndex.
+// applyStmts are ApplyDrift's and IngestReport's statements, prepared on
+// the write connection; the multi-row ones by runIndex.
 type applyStmts struct {
 	head, current, leave, revert, setHead *sql.Stmt
-	modify, open, events                  []*sql.Stmt
+	link, unlink                          *sql.Stmt
+	// IngestReport's.
+	reportHost, insertReport, hostNewest, hostSeen *sql.Stmt
+	modify, open, events                           []*sql.Stmt
 }
 
-// applyStatements returns ApplyDrift's statements, preparing them at its
+// applyStatements returns ApplyDrift's and IngestReport's statements, preparing them at its
 // first call; Close closes them. It runs outside write: preparing takes
 // the write connection.
 func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
@@ -345,7 +428,7 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 	ps := &applyStmts{
 		head: prep(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES (?, ?, -1, NULL)
 			ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = seq RETURNING seq, at`),
-		current: prep(`SELECT id, key, state_digest, status, verdict, level FROM drift_items
+		current: prep(`SELECT id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets FROM drift_items
 			WHERE tenant_id = ? AND host_id = ? AND current = 1`),
 		leave: prep(`UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?
 			WHERE tenant_id = ? AND id = ? RETURNING ` + driftCols),
@@ -353,16 +436,32 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 				status = 'reverted', resolved_at = ?, resolved_by = '', reason = ?
 			WHERE tenant_id = ? AND id = ? RETURNING ` + driftCols),
 		setHead: prep(`UPDATE drift_heads SET seq = ?, at = ? WHERE tenant_id = ? AND host_id = ?`),
+		link: prep(`INSERT INTO drift_tickets (tenant_id, ticket_id, item_id) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`),
+		unlink: prep(`DELETE FROM drift_tickets WHERE tenant_id = ? AND item_id = ?`),
+		reportHost: prep(`SELECT baseline_version, last_seen, (SELECT max(sequence) FROM reports WHERE host_id = hosts.id),
+				(SELECT snapshot_digest FROM baselines WHERE host_id = hosts.id AND version = hosts.baseline_version)
+			FROM hosts WHERE tenant_id = ? AND id = ?`),
+		insertReport: prep(`INSERT INTO reports (tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest,
+				item_count, agent_version, sources, drift, changes, size)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (host_id, sequence) DO NOTHING`),
+		hostNewest: prep(`UPDATE hosts SET last_seen = ?, open_drift = ?,
+				agent_version = coalesce(nullif(?, ''), agent_version)
+			WHERE id = ?`),
+		hostSeen: prep(`UPDATE hosts SET last_seen = ? WHERE id = ?`),
 	}
 	for i := range runSizes {
 		n := 1 << i
 		ps.modify = append(ps.modify, prep(`UPDATE drift_items SET kind = u.column2, change = u.column3,
-				state_digest = u.column4, change_doc = u.column5, changed_at = ?
-			FROM (VALUES `+rowsOf(n, 5)+`) AS u
+				state_digest = u.column4, change_doc = u.column5, changed_at = ?,
+				verdict = u.column6, level = u.column7, rule = u.column8, tickets = u.column9,
+				verdict_reason = u.column10, priority = u.column11
+			FROM (VALUES `+rowsOf(n, modifyCols)+`) AS u
 			WHERE drift_items.tenant_id = ? AND drift_items.id = u.column1 RETURNING `+driftCols))
 		ps.open = append(ps.open, prep(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
-				first_seen, first_seq, changed_at, current, status, priority)
-			VALUES `+repeatRow(n, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open', ?)`)))
+				first_seen, first_seq, changed_at, verdict, level, rule, tickets, verdict_reason, priority, current, status)
+			VALUES `+repeatRow(n, `(`+placeholders(openCols)+`, 1, 'open')`)))
 		ps.events = append(ps.events, prep(`INSERT INTO drift_events (tenant_id, item_id, at, event, actor, report_seq,
 				from_status, to_status, from_verdict, to_verdict, from_level, to_level, from_digest, to_digest, reason)
 			VALUES `+rowsOf(n, 15)))
@@ -377,7 +476,8 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 
 // close closes the statements that were prepared.
 func (ps *applyStmts) close() {
-	for _, st := range append([]*sql.Stmt{ps.head, ps.current, ps.leave, ps.revert, ps.setHead},
+	for _, st := range append([]*sql.Stmt{ps.head, ps.current, ps.leave, ps.revert, ps.setHead, ps.link, ps.unlink,
+		ps.reportHost, ps.insertReport, ps.hostNewest, ps.hostSeen},
 		slices.Concat(ps.modify, ps.open, ps.events)...) {
 		if st != nil {
 			_ = st.Close()
@@ -407,7 +507,7 @@ func currentItems(ctx context.Context, st *sql.Stmt, tenantID, hostID string) (m
 	for rows.Next() {
 		var key string
 		c := new(currentItem)
-		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level); err != nil {
+		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets); err != nil {
 			return nil, fmt.Errorf("current items: %w", err)
 		}
 		cur[key] = c
@@ -427,16 +527,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// openedItem is the item an observation opens, as it reads back.
-func openedItem(tenantID, hostID string, seq uint64, at time.Time, o store.DriftObservation) store.DriftItem {
-	return store.DriftItem{
-		ID: o.NewID, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
-		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
-		FirstSeen: at, ChangedAt: at, LastSeen: at, FirstSeq: seq, LastSeq: seq,
-		Current: true, Status: store.DriftOpen,
-	}
 }
 
 // SetVerdicts writes reconciliation results; items whose results did not

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
@@ -17,18 +16,21 @@ import (
 // agent version and, when the host has no baseline, initial as version 1,
 // in one write transaction.
 func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
-	if err := checkIngest(r, initial); err != nil {
+	if err := store.CheckIngest(r, initial); err != nil {
+		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
+	}
+	ps, err := s.applyStatements(ctx)
+	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 	}
 	var res store.IngestResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		res = store.IngestResult{}
+		stmt := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
 		var lastSeen time.Time
 		var maxSeq sql.NullInt64
 		var digest sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT baseline_version, last_seen, (SELECT max(sequence) FROM reports WHERE host_id = hosts.id),
-				(SELECT snapshot_digest FROM baselines WHERE host_id = hosts.id AND version = hosts.baseline_version)
-			FROM hosts WHERE tenant_id = ? AND id = ?`, r.TenantID, r.HostID).
+		err := stmt(ps.reportHost).QueryRowContext(ctx, r.TenantID, r.HostID).
 			Scan(&res.BaselineVersion, timeCol{&lastSeen}, &maxSeq, &digest)
 		if err != nil {
 			return mapErr(err)
@@ -38,11 +40,7 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 				return fmt.Errorf("baseline v%d: %w", res.BaselineVersion, err)
 			}
 		}
-		ins, err := tx.ExecContext(ctx, `INSERT INTO reports (tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest,
-				item_count, agent_version, sources, drift, changes, size)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (host_id, sequence) DO NOTHING`,
-			r.TenantID, r.HostID, int64(r.Sequence), fmtTime(r.ReceivedAt), fmtTime(r.TakenAt), r.SnapshotDigest.String(),
+		ins, err := stmt(ps.insertReport).ExecContext(ctx, r.TenantID, r.HostID, int64(r.Sequence), fmtTime(r.ReceivedAt), fmtTime(r.TakenAt), r.SnapshotDigest.String(),
 			r.ItemCount, r.AgentVersion, rawJSON(r.Sources), rawJSON(r.Drift), r.Changes, r.Size)
 		if err != nil {
 			return fmt.Errorf("insert: %w", mapErr(err))
@@ -57,42 +55,33 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 			lastSeen = r.ReceivedAt
 		}
 		if !maxSeq.Valid || int64(r.Sequence) > maxSeq.Int64 {
-			_, err = tx.ExecContext(ctx, `UPDATE hosts SET last_seen = ?, open_drift = ?,
-					agent_version = coalesce(nullif(?, ''), agent_version)
-				WHERE id = ?`, fmtTime(lastSeen), r.Changes, r.AgentVersion, r.HostID)
+			_, err = stmt(ps.hostNewest).ExecContext(ctx, fmtTime(lastSeen), r.Changes, r.AgentVersion, r.HostID)
 		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE hosts SET last_seen = ? WHERE id = ?`, fmtTime(lastSeen), r.HostID)
+			_, err = stmt(ps.hostSeen).ExecContext(ctx, fmtTime(lastSeen), r.HostID)
 		}
 		if err != nil {
 			return fmt.Errorf("update host: %w", err)
 		}
-		if initial == nil || res.BaselineVersion > 0 {
-			return nil
+		if initial != nil && res.BaselineVersion == 0 {
+			if initial.Meta.Version != 1 {
+				return fmt.Errorf("initial baseline v%d, want v1: %w", initial.Meta.Version, store.ErrConflict)
+			}
+			if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
+				return fmt.Errorf("initial baseline: %w", err)
+			}
+			res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		}
-		if initial.Meta.Version != 1 {
-			return fmt.Errorf("initial baseline v%d, want v1: %w", initial.Meta.Version, store.ErrConflict)
+		if r.ApplyDrift {
+			if res.Drift, err = applyDrift(ctx, tx, ps, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
+				return fmt.Errorf("apply drift: %w", err)
+			}
 		}
-		if err := addBaseline(ctx, tx, r.TenantID, r.HostID, *initial); err != nil {
-			return fmt.Errorf("initial baseline: %w", err)
-		}
-		res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		return nil
 	})
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 	}
 	return res, nil
-}
-
-// checkIngest checks what IngestReport can check before it starts.
-func checkIngest(r store.Report, initial *store.Baseline) error {
-	if r.Sequence > math.MaxInt64 {
-		return errors.New("sequence is above the largest the store keeps (2^63-1)")
-	}
-	if initial != nil && (initial.TenantID != "" && initial.TenantID != r.TenantID || initial.HostID != "" && initial.HostID != r.HostID) {
-		return fmt.Errorf("initial baseline is of host %s of tenant %s, not of the report's", initial.HostID, initial.TenantID)
-	}
-	return nil
 }
 
 const reportCols = `tenant_id, host_id, sequence, received_at, taken_at, snapshot_digest, item_count, agent_version, sources, drift, changes, size`

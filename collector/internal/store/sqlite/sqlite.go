@@ -34,6 +34,8 @@ type Store struct {
 	writes     chan *writeReq
 	quit       chan struct{}
 	writerDone chan struct{}
+	// The writer's savepoint statements, prepared once on w.
+	savepoint, release, rollbackTo *sql.Stmt
 
 	// The checkpointer (see checkpoint.go): its connection, wake-ups,
 	// stop and stopped signals, and its last run's error ("" after a
@@ -83,7 +85,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	s.startWriter()
+	if err := s.startWriter(ctx); err != nil {
+		s.stopCheckpointer()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -244,6 +245,94 @@ func testIngestAtomic(t *testing.T, s store.Store) {
 		t.Errorf("ingest with a cancelled context: error %v, want context.Canceled", err)
 	}
 	checkNothingStored(t, s, h2, before2)
+}
+
+// testIngestDrift: a report ingested with its drift applies it in the
+// same transaction: once, and not at all when either part fails.
+func testIngestDrift(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createTenant(t, s, "a")
+	h := enroll(t, s, "a", "web1")
+	ids := &idGen{prefix: "item"}
+	withDrift := func(r store.Report, obs ...store.DriftObservation) store.Report {
+		for i := range obs {
+			if obs[i].NewID == "" {
+				obs[i].NewID = ids.next()
+			}
+		}
+		r.ApplyDrift, r.Observations = true, obs
+		return r
+	}
+	items := func() []string {
+		t.Helper()
+		its, _, err := s.DriftItems(ctx, "a", store.DriftFilter{})
+		must(t, "drift items", err)
+		var out []string
+		for _, it := range its {
+			out = append(out, fmt.Sprintf("%s %s current=%v", it.Key, it.Status, it.Current))
+		}
+		slices.Sort(out)
+		return out
+	}
+	x := observation("k:x", "v1")
+	x.Verdict = &store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 3, Reason: "no ticket"}
+	r1 := withDrift(report(h, 1, t0), x, observation("k:y", "v1"))
+	res, err := s.IngestReport(ctx, r1, nil)
+	must(t, "ingest report 1 with its drift", err)
+	if res.Duplicate || len(res.Drift.Opened) != 2 || res.Drift.Opened[0].Verdict != store.VerdictUnauthorized {
+		t.Fatalf("ingest result: %+v", res)
+	}
+	xID := res.Drift.Opened[0].ID
+	diff(t, "items after report 1", []string{"k:x open current=true", "k:y open current=true"}, items())
+	got, err := s.DriftItem(ctx, "a", xID)
+	must(t, "item k:x", err)
+	diff(t, "item k:x", res.Drift.Opened[0], got)
+
+	// Sent again: a duplicate, and its drift is not applied again.
+	res, err = s.IngestReport(ctx, withDrift(report(h, 1, t0.Add(time.Second)), observation("k:x", "v9")), nil)
+	must(t, "ingest report 1 again", err)
+	diff(t, "duplicate's result", store.IngestResult{Duplicate: true}, store.IngestResult{Duplicate: res.Duplicate, Drift: res.Drift})
+	diff(t, "items after the duplicate", []string{"k:x open current=true", "k:y open current=true"}, items())
+
+	// A drift that cannot be stored (an item ID taken) stores nothing of
+	// the report either; so does a malformed observation.
+	before := hostNow(t, s, h)
+	t1 := t0.Add(time.Minute)
+	taken := observation("k:z", "v1")
+	taken.NewID = xID
+	_, err = s.IngestReport(ctx, withDrift(report(h, 2, t1), observation("k:x", "v2"), taken), nil)
+	wantErr(t, "ingest with a taken item ID", err, store.ErrExists)
+	_, err = s.IngestReport(ctx, withDrift(report(h, 2, t1), store.DriftObservation{NewID: "no-key"}), nil)
+	wantErr(t, "ingest with an observation without a key", err, store.ErrInvalid)
+	if n, err := s.ReportCount(ctx, "a", h.ID); err != nil || n != 1 {
+		t.Errorf("reports after the failed ingests = %d, %v; want 1", n, err)
+	}
+	diff(t, "host after the failed ingests", before, hostNow(t, s, h))
+	diff(t, "items after the failed ingests", []string{"k:x open current=true", "k:y open current=true"}, items())
+
+	// Then sent well: stored, and applied.
+	r2 := withDrift(report(h, 2, t1), observation("k:x", "v2"), observation("k:z", "v1"))
+	res, err = s.IngestReport(ctx, r2, nil)
+	must(t, "ingest report 2", err)
+	diff(t, "report 2's drift", []string{"opened k:z", "updated k:x", "closed k:y"}, append(append(
+		prefixed("opened", keys(res.Drift.Opened)), prefixed("updated", keys(res.Drift.Updated))...), prefixed("closed", keys(res.Drift.Closed))...))
+	got, err = s.DriftItem(ctx, "a", xID)
+	must(t, "item k:x", err)
+	if got.Verdict != store.VerdictUnauthorized || got.LastSeq != 2 {
+		t.Errorf("k:x after report 2 (no verdict given keeps its own): %+v", got)
+	}
+	latest, err := s.LatestReport(ctx, "a", h.ID)
+	must(t, "latest report", err)
+	diff(t, "report 2 as stored", storedReport(r2), latest)
+}
+
+// prefixed puts p before each of ss.
+func prefixed(p string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + " " + s
+	}
+	return out
 }
 
 // testIngestCancelled cancels an ingest at each point where the store

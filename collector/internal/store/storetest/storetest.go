@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestOutOfOrder", testIngestOutOfOrder},
 		{"IngestInitialBaseline", testIngestInitialBaseline},
 		{"IngestAtomic", testIngestAtomic},
+		{"IngestDrift", testIngestDrift},
 		{"IngestCancelled", testIngestCancelled},
 		{"IngestConcurrent", testIngestConcurrent},
 		{"Baselines", testBaselines},
@@ -154,6 +155,7 @@ func report(h store.Host, seq uint64, at time.Time) store.Report {
 func storedReport(r store.Report) store.Report {
 	r.ReceivedAt = stored(r.ReceivedAt)
 	r.TakenAt = stored(r.TakenAt)
+	r.ApplyDrift, r.Observations = false, nil // applied, not kept
 	return r
 }
 

@@ -32,6 +32,7 @@ func ticketTests() []test {
 		{"ApplyDriftAtomic", testApplyDriftAtomic},
 		{"ApplyDriftLarge", testApplyDriftLarge},
 		{"SetVerdicts", testSetVerdicts},
+		{"ApplyDriftVerdicts", testApplyDriftVerdicts},
 		{"DriftInbox", testDriftInbox},
 		{"DriftKeyPattern", testDriftKeyPattern},
 		{"DriftVerdictOrder", testDriftVerdictOrder},
@@ -1010,6 +1011,100 @@ func testSetVerdicts(t *testing.T, s store.Store) {
 	diff(t, "item after refused verdicts", before, d.item("k:x"))
 	_, err = s.SetVerdicts(ctx, "a", time.Time{}, nil)
 	wantErr(t, "set verdicts without a time", err, store.ErrInvalid)
+}
+
+// testApplyDriftVerdicts: observations judged before they are applied
+// are written with their verdicts in the same transaction, with the
+// history and ticket links SetVerdicts would give them.
+func testApplyDriftVerdicts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createTenant(t, s, "a")
+	h := enroll(t, s, "a", "web1")
+	ids := &idGen{prefix: "item"}
+	apply := func(seq uint64, at time.Time, obs ...store.DriftObservation) store.ApplyResult {
+		t.Helper()
+		for i := range obs {
+			obs[i].NewID = ids.next()
+		}
+		res, err := s.ApplyDrift(ctx, "a", h.ID, seq, at, obs)
+		must(t, fmt.Sprintf("apply report %d", seq), err)
+		return res
+	}
+	judged := func(key, state string, v store.VerdictUpdate) store.DriftObservation {
+		o := observation(key, state)
+		o.Verdict = &v
+		return o
+	}
+	history := func(id string) []string {
+		t.Helper()
+		es, err := s.DriftHistory(ctx, "a", id)
+		must(t, "history of "+id, err)
+		var out []string
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%s %s/%d→%s/%d #%d %s", e.Event, e.FromVerdict, e.FromLevel, e.ToVerdict, e.ToLevel, e.ReportSeq, e.Reason))
+		}
+		return out
+	}
+	ticketItems := func(ticket string) []string {
+		t.Helper()
+		items, _, err := s.DriftItems(ctx, "a", store.DriftFilter{Ticket: ticket})
+		must(t, "items of "+ticket, err)
+		return keys(items)
+	}
+	unauth := store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 3, Rule: "etc-files", Reason: "no ticket covers it"}
+	chg1 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "default", Tickets: []string{"CHG-1"}, Reason: "CHG-1"}
+
+	// Opened with verdicts: the items read back judged, in the inbox's
+	// priority order, with an opened and a verdict event each.
+	res := apply(1, t0, judged("k:x", "v1", unauth), judged("k:y", "v1", chg1), observation("k:z", "v1"))
+	x, y, z := res.Opened[0], res.Opened[1], res.Opened[2]
+	if x.Verdict != store.VerdictUnauthorized || x.Level != 3 || y.Verdict != store.VerdictAuthorized || !slices.Equal(y.Tickets, []string{"CHG-1"}) || z.Verdict != "" {
+		t.Errorf("opened items: %+v", res.Opened)
+	}
+	for _, want := range res.Opened {
+		got, err := s.DriftItem(ctx, "a", want.ID)
+		must(t, "item "+want.Key, err)
+		diff(t, "item "+want.Key+" as stored", want, got)
+	}
+	inbox, _, err := s.DriftItems(ctx, "a", store.DriftFilter{})
+	must(t, "inbox", err)
+	diff(t, "inbox order", []string{"k:x", "k:z", "k:y"}, keys(inbox))
+	diff(t, "history of k:x", []string{"opened /0→/0 #1 ", "verdict /0→unauthorized/3 #1 no ticket covers it"}, history(x.ID))
+	diff(t, "history of k:z", []string{"opened /0→/0 #1 "}, history(z.ID))
+	diff(t, "items of CHG-1", []string{"k:y"}, ticketItems("CHG-1"))
+
+	// Modified: a new verdict and ticket list is an event and relinks; the
+	// same verdict is no event; no verdict keeps the item's own.
+	chg2 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "web-tier", Tickets: []string{"CHG-2"}, Reason: "CHG-2"}
+	t1 := t0.Add(time.Minute)
+	res = apply(2, t1, judged("k:x", "v2", chg2), judged("k:y", "v2", chg1), observation("k:z", "v2"))
+	diff(t, "updated", []string{"k:x", "k:y", "k:z"}, keys(res.Updated))
+	for _, want := range res.Updated {
+		got, err := s.DriftItem(ctx, "a", want.ID)
+		must(t, "item "+want.Key, err)
+		diff(t, "item "+want.Key+" as stored", want, got)
+	}
+	if u := res.Updated[0]; u.Verdict != store.VerdictAuthorized || u.Rule != "web-tier" || !slices.Equal(u.Tickets, []string{"CHG-2"}) {
+		t.Errorf("k:x after its new verdict: %+v", u)
+	}
+	if u := res.Updated[2]; u.Verdict != "" || u.Level != 0 {
+		t.Errorf("k:z without a verdict: %+v", u)
+	}
+	diff(t, "history of k:x", []string{"opened /0→/0 #1 ", "verdict /0→unauthorized/3 #1 no ticket covers it",
+		"modified unauthorized/3→unauthorized/3 #2 ", "verdict unauthorized/3→authorized/1 #2 CHG-2"}, history(x.ID))
+	diff(t, "history of k:y", []string{"opened /0→/0 #1 ", "verdict /0→authorized/1 #1 CHG-1",
+		"modified authorized/1→authorized/1 #2 "}, history(y.ID))
+	diff(t, "items of CHG-1", []string{"k:y"}, ticketItems("CHG-1"))
+	diff(t, "items of CHG-2", []string{"k:x"}, ticketItems("CHG-2"))
+
+	// A level out of range is refused, and nothing is written.
+	bad := judged("k:y", "v3", store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 4})
+	bad.NewID = ids.next()
+	_, err = s.ApplyDrift(ctx, "a", h.ID, 3, t1.Add(time.Minute), []store.DriftObservation{bad})
+	wantErr(t, "apply a verdict of level 4", err, store.ErrInvalid)
+	got, err := s.DriftItem(ctx, "a", y.ID)
+	must(t, "k:y", err)
+	diff(t, "k:y after the refused report", res.Updated[1], got)
 }
 
 // inboxFixture makes items with known verdicts, levels and times on two
