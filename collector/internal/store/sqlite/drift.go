@@ -104,6 +104,36 @@ type currentItem struct {
 	tickets               string // as stored: a JSON array
 	level                 int
 	seen                  bool
+	// The rest of the row, for modifiedItem.
+	firstSeen, resolvedAt             time.Time
+	firstSeq                          int64
+	resolvedBy, resolution, ticketRef string
+}
+
+// currentCols are currentItems' columns, in its Scan's order.
+const currentCols = `id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets,
+	first_seen, first_seq, resolved_at, resolved_by, reason, ticket_ref`
+
+// modifiedItem is the item c as it reads back after observation o in
+// report seq at at modified it (with c's verdict updated first).
+func (c *currentItem) modifiedItem(tenantID, hostID string, seq uint64, at time.Time, o store.DriftObservation) (store.DriftItem, error) {
+	d := store.DriftItem{
+		ID: c.id, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
+		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
+		FirstSeen: c.firstSeen, ChangedAt: at, LastSeen: at, FirstSeq: uint64(c.firstSeq), LastSeq: seq,
+		Current: true, Status: c.status,
+		Verdict: c.verdict, Level: c.level, Rule: c.rule, VerdictReason: c.reason,
+		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef,
+	}
+	if c.tickets != "[]" {
+		if err := json.Unmarshal([]byte(c.tickets), &d.Tickets); err != nil {
+			return store.DriftItem{}, fmt.Errorf("item %s: tickets: %w", c.id, err)
+		}
+		if len(d.Tickets) == 0 {
+			d.Tickets = nil
+		}
+	}
+	return d, nil
 }
 
 // ApplyDrift applies a host's report in one write transaction: the
@@ -233,48 +263,71 @@ func applyDrift(ctx context.Context, tx *sql.Tx, ps *applyStmts, tenantID, hostI
 		}
 
 		// A modified item takes the observation's verdict, or keeps its
-		// own; its ticket links follow a new ticket list.
+		// own; its ticket links follow a new ticket list. Items whose
+		// verdict stays are written without the verdict columns (whose
+		// indexes then need no update). What they read back is known
+		// without reading them: their current row and the observation.
 		var relink []*currentItem
 		var relinkTickets [][]string
-		err = inRuns(len(modified), func(lo, n int) error {
-			args := make([]any, 0, 2+modifyCols*n)
-			args = append(args, fmtTime(at))
-			for _, o := range modified[lo : lo+n] {
-				c := cur[o.Key]
-				verdict, level, rule, tickets, reason := c.verdict, c.level, c.rule, c.tickets, c.reason
-				if v := o.Verdict; v != nil {
-					tj, err := ticketsJSON(v.Tickets)
-					if err != nil {
-						return fmt.Errorf("item %s: tickets: %w", c.id, err)
+		var same, judged []store.DriftObservation
+		for _, o := range modified {
+			c := cur[o.Key]
+			v := o.Verdict
+			if v == nil {
+				same = append(same, o)
+				continue
+			}
+			tj, err := ticketsJSON(v.Tickets)
+			if err != nil {
+				return fmt.Errorf("item %s: tickets: %w", c.id, err)
+			}
+			if tj != c.tickets {
+				relink, relinkTickets = append(relink, c), append(relinkTickets, v.Tickets)
+			}
+			if v.Verdict == c.verdict && v.Level == c.level && v.Rule == c.rule && v.Reason == c.reason && tj == c.tickets {
+				same = append(same, o)
+				continue
+			}
+			c.verdict, c.level, c.rule, c.reason, c.tickets = v.Verdict, v.Level, v.Rule, v.Reason, tj
+			judged = append(judged, o)
+		}
+		for _, group := range []struct {
+			obs   []store.DriftObservation
+			cols  int
+			stmts []*sql.Stmt
+		}{{same, modifyCols, ps.modify}, {judged, modifyJudgedCols, ps.modifyJudged}} {
+			err = inRuns(len(group.obs), func(lo, n int) error {
+				args := make([]any, 0, 2+group.cols*n)
+				args = append(args, fmtTime(at))
+				for _, o := range group.obs[lo : lo+n] {
+					c := cur[o.Key]
+					args = append(args, c.id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc))
+					if group.cols == modifyJudgedCols {
+						args = append(args, c.verdict, c.level, c.rule, c.tickets, c.reason, store.DriftPriority(c.verdict, c.level))
 					}
-					if tj != c.tickets {
-						relink, relinkTickets = append(relink, c), append(relinkTickets, v.Tickets)
-					}
-					verdict, level, rule, tickets, reason = v.Verdict, v.Level, v.Rule, tj, v.Reason
 				}
-				args = append(args, c.id, o.Kind, string(o.Change), o.StateDigest, string(o.ChangeDoc),
-					verdict, level, rule, tickets, reason, store.DriftPriority(verdict, level))
-			}
-			args = append(args, tenantID)
-			rows, err := stmt(ps.modify[runIndex(n)]).QueryContext(ctx, args...)
+				args = append(args, tenantID)
+				r, err := stmt(group.stmts[runIndex(n)]).ExecContext(ctx, args...)
+				if err != nil {
+					return fmt.Errorf("update items: %w", mapErr(err))
+				}
+				if got, err := r.RowsAffected(); err != nil {
+					return fmt.Errorf("update items: %w", err)
+				} else if got != int64(n) {
+					return fmt.Errorf("update items: %d of %d found: %w", got, n, store.ErrNotFound)
+				}
+				return nil
+			})
 			if err != nil {
-				return fmt.Errorf("update items: %w", mapErr(err))
+				return err
 			}
-			ds, err := collectDrift(rows)
+		}
+		for _, o := range modified {
+			d, err := cur[o.Key].modifiedItem(tenantID, hostID, seq, at, o)
 			if err != nil {
-				return fmt.Errorf("update items: %w", mapErr(err))
+				return err
 			}
-			if len(ds) != n {
-				return fmt.Errorf("update items: %d of %d found: %w", len(ds), n, store.ErrNotFound)
-			}
-			for i := range ds {
-				ds[i].LastSeen, ds[i].LastSeq = at, seq
-			}
-			res.Updated = append(res.Updated, ds...)
-			return nil
-		})
-		if err != nil {
-			return err
+			res.Updated = append(res.Updated, d)
 		}
 
 		err = inRuns(len(opens), func(lo, n int) error {
@@ -361,11 +414,13 @@ func link(ctx context.Context, st *sql.Stmt, tenantID, itemID string, tickets []
 	return nil
 }
 
-// modifyCols and openCols are the parameters of one row of ApplyDrift's
-// multi-row update and insert.
+// modifyCols, modifyJudgedCols and openCols are the parameters of one row
+// of ApplyDrift's multi-row updates (without and with the verdict) and
+// insert.
 const (
-	modifyCols = 11
-	openCols   = 17
+	modifyCols       = 5
+	modifyJudgedCols = 11
+	openCols         = 17
 )
 
 // maxRun is the most rows one of ApplyDrift's multi-row statements
@@ -402,7 +457,7 @@ type applyStmts struct {
 	link, unlink                          *sql.Stmt
 	// IngestReport's.
 	reportHost, insertReport, hostNewest, hostSeen *sql.Stmt
-	modify, open, events                           []*sql.Stmt
+	modify, modifyJudged, open, events             []*sql.Stmt
 }
 
 // applyStatements returns ApplyDrift's and IngestReport's statements, preparing them at its
@@ -428,7 +483,7 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 	ps := &applyStmts{
 		head: prep(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES (?, ?, -1, NULL)
 			ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = seq RETURNING seq, at`),
-		current: prep(`SELECT id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets FROM drift_items
+		current: prep(`SELECT ` + currentCols + ` FROM drift_items
 			WHERE tenant_id = ? AND host_id = ? AND current = 1`),
 		leave: prep(`UPDATE drift_items SET current = 0, last_seen = ?, last_seq = ?
 			WHERE tenant_id = ? AND id = ? RETURNING ` + driftCols),
@@ -454,11 +509,15 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 	for i := range runSizes {
 		n := 1 << i
 		ps.modify = append(ps.modify, prep(`UPDATE drift_items SET kind = u.column2, change = u.column3,
+				state_digest = u.column4, change_doc = u.column5, changed_at = ?
+			FROM (VALUES `+rowsOf(n, modifyCols)+`) AS u
+			WHERE drift_items.tenant_id = ? AND drift_items.id = u.column1`))
+		ps.modifyJudged = append(ps.modifyJudged, prep(`UPDATE drift_items SET kind = u.column2, change = u.column3,
 				state_digest = u.column4, change_doc = u.column5, changed_at = ?,
 				verdict = u.column6, level = u.column7, rule = u.column8, tickets = u.column9,
 				verdict_reason = u.column10, priority = u.column11
-			FROM (VALUES `+rowsOf(n, modifyCols)+`) AS u
-			WHERE drift_items.tenant_id = ? AND drift_items.id = u.column1 RETURNING `+driftCols))
+			FROM (VALUES `+rowsOf(n, modifyJudgedCols)+`) AS u
+			WHERE drift_items.tenant_id = ? AND drift_items.id = u.column1`))
 		ps.open = append(ps.open, prep(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
 				first_seen, first_seq, changed_at, verdict, level, rule, tickets, verdict_reason, priority, current, status)
 			VALUES `+repeatRow(n, `(`+placeholders(openCols)+`, 1, 'open')`)))
@@ -478,7 +537,7 @@ func (s *Store) applyStatements(ctx context.Context) (*applyStmts, error) {
 func (ps *applyStmts) close() {
 	for _, st := range append([]*sql.Stmt{ps.head, ps.current, ps.leave, ps.revert, ps.setHead, ps.link, ps.unlink,
 		ps.reportHost, ps.insertReport, ps.hostNewest, ps.hostSeen},
-		slices.Concat(ps.modify, ps.open, ps.events)...) {
+		slices.Concat(ps.modify, ps.modifyJudged, ps.open, ps.events)...) {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -507,7 +566,8 @@ func currentItems(ctx context.Context, st *sql.Stmt, tenantID, hostID string) (m
 	for rows.Next() {
 		var key string
 		c := new(currentItem)
-		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets); err != nil {
+		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets,
+			timeCol{&c.firstSeen}, &c.firstSeq, timeCol{&c.resolvedAt}, &c.resolvedBy, &c.resolution, &c.ticketRef); err != nil {
 			return nil, fmt.Errorf("current items: %w", err)
 		}
 		cur[key] = c
