@@ -86,6 +86,27 @@ type currentItem struct {
 	tickets               []string
 	level                 int
 	seen                  bool
+	// The rest of the row, for modifiedItem.
+	firstSeen, resolvedAt             time.Time
+	firstSeq                          int64
+	resolvedBy, resolution, ticketRef string
+}
+
+// modifiedItem is the item c as it reads back after observation o in
+// report seq at at modified it (with c's verdict updated first).
+func (c *currentItem) modifiedItem(tenantID, hostID string, seq uint64, at time.Time, o store.DriftObservation) store.DriftItem {
+	d := store.DriftItem{
+		ID: c.id, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
+		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
+		FirstSeen: c.firstSeen, ChangedAt: at, LastSeen: at, FirstSeq: uint64(c.firstSeq), LastSeq: seq,
+		Current: true, Status: c.status,
+		Verdict: c.verdict, Level: c.level, Rule: c.rule, VerdictReason: c.reason,
+		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef,
+	}
+	if len(c.tickets) > 0 {
+		d.Tickets = slices.Clone(c.tickets)
+	}
+	return d
 }
 
 // lockItemHosts locks the drift heads of the hosts of the tenant's items
@@ -243,6 +264,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 				if err := v.add(u); err != nil {
 					return fmt.Errorf("item %s: %w", c.id, err)
 				}
+				c.verdict, c.level, c.rule, c.tickets, c.reason = u.Verdict, u.Level, u.Rule, u.Tickets, u.Reason
 			}
 			b.Queue(`UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
 					change_doc = u.doc::json, changed_at = $3, verdict = u.verdict, level = u.level, rule = u.rule,
@@ -250,8 +272,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 						$8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[])
 					AS u(id, kind, change, digest, doc, verdict, level, rule, reason, tickets, prio)
-				WHERE d.tenant_id = $1 AND d.id = u.id
-				RETURNING `+driftCols,
+				WHERE d.tenant_id = $1 AND d.id = u.id`,
 				tenantID, ids, at, kinds, changes, digests, docs, v.verdicts, v.levels, v.rules, v.reasons, v.tickets, v.prios)
 		}
 		if len(opens) > 0 {
@@ -315,15 +336,17 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 			}
 		}
 		if len(modified) > 0 {
-			rows, err := br.Query()
+			tag, err := br.Exec()
 			if err != nil {
-				return fmt.Errorf("update items: %w", err)
+				return fmt.Errorf("update items: %w", mapErr(err))
 			}
-			if res.Updated, err = collectDrift(rows); err != nil {
-				return fmt.Errorf("update items: %w", err)
+			if n := tag.RowsAffected(); n != int64(len(modified)) {
+				return fmt.Errorf("update items: %d of %d found: %w", n, len(modified), store.ErrNotFound)
 			}
-			for i := range res.Updated {
-				res.Updated[i].LastSeen, res.Updated[i].LastSeq = at, seq
+			// What they read back is known without reading them: their
+			// current row and the observation.
+			for _, o := range modified {
+				res.Updated = append(res.Updated, cur[o.Key].modifiedItem(tenantID, hostID, seq, at, o))
 			}
 		}
 		if len(opens) > 0 {
@@ -400,8 +423,9 @@ func readDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int
 	b.Queue(`INSERT INTO drift_heads (tenant_id, host_id, seq, at) VALUES ($1, $2, -1, NULL)
 		ON CONFLICT (tenant_id, host_id) DO UPDATE SET seq = drift_heads.seq
 		RETURNING seq, at`, tenantID, hostID)
-	b.Queue(`SELECT id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets FROM drift_items
-		WHERE tenant_id = $1 AND host_id = $2 AND current`, tenantID, hostID)
+	b.Queue(`SELECT id, key, state_digest, status, verdict, level, rule, verdict_reason, tickets,
+			first_seen, first_seq, resolved_at, resolved_by, reason, ticket_ref
+		FROM drift_items WHERE tenant_id = $1 AND host_id = $2 AND current`, tenantID, hostID)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	var seq int64
@@ -418,7 +442,8 @@ func readDriftHead(ctx context.Context, tx pgx.Tx, tenantID, hostID string) (int
 	for rows.Next() {
 		var key string
 		c := new(currentItem)
-		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets); err != nil {
+		if err := rows.Scan(&c.id, &key, &c.digest, &c.status, &c.verdict, &c.level, &c.rule, &c.reason, &c.tickets,
+			timeCol{&c.firstSeen}, &c.firstSeq, timeCol{&c.resolvedAt}, &c.resolvedBy, &c.resolution, &c.ticketRef); err != nil {
 			return 0, time.Time{}, nil, fmt.Errorf("current items: %w", err)
 		}
 		cur[key] = c
