@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -184,13 +185,14 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, rej := s.readReport(w, r)
+	defer body.free()
 	if rej == nil {
 		var sr store.Report
 		var initial *store.Baseline
 		var drift *baseline.Drift
 		var in reportBody
 		var txs []store.PackageTransaction
-		sr, initial, drift, rej = s.checkReport(r, h, body, &in)
+		sr, initial, drift, rej = s.checkReport(r, h, body.b, &in)
 		if rej == nil {
 			txs, rej = reportTransactions(&in.Report, drift)
 		}
@@ -231,9 +233,36 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, rej.status, rej.err)
 }
 
+// reportBuf is a report body read into a buffer of a pool; free returns
+// the buffer, after which b must not be used (what the report keeps is
+// copied out of it while it is decoded).
+type reportBuf struct {
+	b   []byte
+	buf *bytes.Buffer
+}
+
+func (rb reportBuf) free() {
+	if rb.buf != nil && rb.buf.Cap() <= maxPooledBody {
+		rb.buf.Reset()
+		bodyPool.Put(rb.buf)
+	}
+}
+
+// maxPooledBody is the largest body buffer kept for the next report: a
+// rare large report's buffer is left to the garbage collector.
+const maxPooledBody = 1 << 20
+
+var (
+	// bodyPool holds *bytes.Buffer for report bodies.
+	bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	// gzipPool holds *gzip.Reader for gzipped report bodies (each holds a
+	// 32 KiB window).
+	gzipPool sync.Pool
+)
+
 // readReport reads the report body, gunzipping it when it says so, up to
 // maxReportSize uncompressed bytes.
-func (s *Server) readReport(w http.ResponseWriter, r *http.Request) ([]byte, *rejection) {
+func (s *Server) readReport(w http.ResponseWriter, r *http.Request) (reportBuf, *rejection) {
 	tooLarge := &rejection{status: http.StatusRequestEntityTooLarge, reason: rejectTooLarge,
 		err: api.Error{Error: fmt.Sprintf("report body exceeds %d bytes", s.maxReportSize)}}
 	// The compressed body may be slightly larger than the uncompressed
@@ -242,40 +271,52 @@ func (s *Server) readReport(w http.ResponseWriter, r *http.Request) ([]byte, *re
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(src)
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(src)
+		} else {
+			err = zr.Reset(src)
+		}
 		if err != nil {
-			return nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed,
+			return reportBuf{}, &rejection{status: http.StatusBadRequest, reason: rejectMalformed,
 				err: api.Error{Error: fmt.Sprintf("gzip body: %v", err)}}
 		}
-		defer zr.Close()
+		defer func() {
+			if zr.Close() == nil {
+				gzipPool.Put(zr)
+			}
+		}()
 		src = zr
 	default:
-		return nil, &rejection{status: http.StatusUnsupportedMediaType, reason: rejectMalformed,
+		return reportBuf{}, &rejection{status: http.StatusUnsupportedMediaType, reason: rejectMalformed,
 			err: api.Error{Error: fmt.Sprintf("Content-Encoding %q is not supported; send gzip or none", enc)}}
 	}
-	body, err := io.ReadAll(io.LimitReader(src, s.maxReportSize+1))
-	s.metrics.reportBytes.Add(float64(len(body)))
+	buf := bodyPool.Get().(*bytes.Buffer)
+	rb := reportBuf{buf: buf}
+	_, err := buf.ReadFrom(io.LimitReader(src, s.maxReportSize+1))
+	rb.b = buf.Bytes()
+	s.metrics.reportBytes.Add(float64(len(rb.b)))
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe), int64(len(body)) > s.maxReportSize:
-		return nil, tooLarge
+	case errors.As(err, &mbe), int64(len(rb.b)) > s.maxReportSize:
+		return rb, tooLarge
 	case err != nil:
-		return nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed,
+		return rb, &rejection{status: http.StatusBadRequest, reason: rejectMalformed,
 			err: api.Error{Error: fmt.Sprintf("read report body: %v", err)}}
 	}
-	return body, nil
+	return rb, nil
 }
 
 // checkReport decodes and validates a report and returns what to store.
 func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte, in *reportBody) (store.Report, *store.Baseline, *baseline.Drift, *rejection) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	err := dec.Decode(in)
-	if err == nil {
-		if _, terr := dec.Token(); terr == nil {
-			err = errors.New("trailing data after the report")
-		} else if !errors.Is(terr, io.EOF) {
-			err = terr
-		}
+	// One pass over the body, which is in memory already (a decoder
+	// would copy it into a buffer of its own). The raw documents kept are
+	// copied out of it.
+	err := json.Unmarshal(body, in)
+	var se *json.SyntaxError
+	if errors.As(err, &se) && strings.HasSuffix(se.Error(), "after top-level value") {
+		err = fmt.Errorf("trailing data after the report (offset %d)", se.Offset)
 	}
 	if err != nil {
 		return store.Report{}, nil, nil, &rejection{status: http.StatusBadRequest, reason: rejectMalformed, err: jsonError(err, "report")}

@@ -393,6 +393,7 @@ func TestReportRefused(t *testing.T) {
 		{"snapshot content missing", with(func(r *api.Report) { r.Snapshot = enc }), http.StatusBadRequest, "report.blobs"},
 		{"oversized", with(func(r *api.Report) { r.AgentVersion = strings.Repeat("x", 5<<10) }), http.StatusRequestEntityTooLarge, ""},
 		{"malformed JSON", []byte(`{"sequence": 1,`), http.StatusBadRequest, ""},
+		{"trailing data", append(with(func(*api.Report) {}), " {}"...), http.StatusBadRequest, ""},
 		{"wrong type", []byte(`{"sequence": "one"}`), http.StatusBadRequest, "report.sequence"},
 		{"sequence 0", with(func(r *api.Report) { r.Sequence = 0 }), http.StatusBadRequest, "report.sequence"},
 		{"no snapshot digest", with(func(r *api.Report) { r.SnapshotDigest = baseline.Digest{} }), http.StatusBadRequest, "report.snapshot_digest"},
@@ -411,6 +412,9 @@ func TestReportRefused(t *testing.T) {
 			resp, ae := e.raw(http.MethodPost, api.PathReports, enr.Credential, api.ProtocolVersion, tt.body, nil)
 			if resp.StatusCode != tt.status || ae.Field != tt.field {
 				t.Errorf("status %d field %q (%s); want %d field %q", resp.StatusCode, ae.Field, ae.Error, tt.status, tt.field)
+			}
+			if tt.name == "trailing data" && !strings.Contains(ae.Error, "trailing data after the report") {
+				t.Errorf("error %q does not say the report has trailing data", ae.Error)
 			}
 			if n := e.reportCount(ta.ID, enr.HostID); n != 0 {
 				t.Errorf("ReportCount = %d after a refused report, want 0", n)
