@@ -240,9 +240,9 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 					resolved_by = CASE WHEN u.revert THEN '' ELSE d.resolved_by END,
 					reason = CASE WHEN u.revert THEN $6 ELSE d.reason END
 				FROM unnest($2::text[], $7::boolean[]) AS u(id, revert)
-				WHERE d.tenant_id = $1 AND d.id = u.id
+				WHERE d.tenant_id = $1 AND d.host_id = $8 AND d.current AND d.id = u.id
 				RETURNING `+driftCols,
-				tenantID, leaveIDs, headAt, headSeq, at, reason, leaveRevert)
+				tenantID, leaveIDs, headAt, headSeq, at, reason, leaveRevert, hostID)
 		}
 		if len(modified) > 0 {
 			n := len(modified)
@@ -268,12 +268,12 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 			}
 			b.Queue(`UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
 					change_doc = u.doc::json, changed_at = $3, verdict = u.verdict, level = u.level, rule = u.rule,
-					verdict_reason = u.reason, tickets = ARRAY(SELECT json_array_elements_text(u.tickets::json)), priority = u.prio
+					verdict_reason = u.reason, tickets = u.tickets::text[], priority = u.prio
 				FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 						$8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[])
 					AS u(id, kind, change, digest, doc, verdict, level, rule, reason, tickets, prio)
-				WHERE d.tenant_id = $1 AND d.id = u.id`,
-				tenantID, ids, at, kinds, changes, digests, docs, v.verdicts, v.levels, v.rules, v.reasons, v.tickets, v.prios)
+				WHERE d.tenant_id = $1 AND d.host_id = $14 AND d.current AND d.id = u.id`,
+				tenantID, ids, at, kinds, changes, digests, docs, v.verdicts, v.levels, v.rules, v.reasons, v.tickets, v.prios, hostID)
 		}
 		if len(opens) > 0 {
 			n := len(opens)
@@ -295,7 +295,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 			b.Queue(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
 					first_seen, first_seq, changed_at, current, status, verdict, level, rule, verdict_reason, tickets, priority)
 				SELECT $1, u.id, $2, u.key, u.kind, u.change, u.digest, u.doc::json, $3, $4, $3, true, 'open',
-					u.verdict, u.level, u.rule, u.reason, ARRAY(SELECT json_array_elements_text(u.tickets::json)), u.prio
+					u.verdict, u.level, u.rule, u.reason, u.tickets::text[], u.prio
 				FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 						$11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::int[])
 					AS u(id, key, kind, change, digest, doc, verdict, level, rule, reason, tickets, prio)`,
@@ -572,18 +572,37 @@ func (s *Store) SetVerdicts(ctx context.Context, tenantID string, at time.Time, 
 
 // verdictCols are verdicts as array parameters, one row each.
 type verdictCols struct {
-	verdicts, rules, reasons, tickets []string // tickets: JSON arrays
+	verdicts, rules, reasons, tickets []string // tickets: array literals
 	levels, prios                     []int32
 }
 
 func (v *verdictCols) add(u *store.VerdictUpdate) error {
-	tj, err := json.Marshal(nonNil(u.Tickets))
-	if err != nil {
-		return fmt.Errorf("tickets: %w", err)
-	}
-	v.verdicts, v.rules, v.reasons, v.tickets = append(v.verdicts, u.Verdict), append(v.rules, u.Rule), append(v.reasons, u.Reason), append(v.tickets, string(tj))
+	v.verdicts, v.rules, v.reasons, v.tickets = append(v.verdicts, u.Verdict), append(v.rules, u.Rule), append(v.reasons, u.Reason), append(v.tickets, arrayLiteral(u.Tickets))
 	v.levels, v.prios = append(v.levels, int32(u.Level)), append(v.prios, int32(store.DriftPriority(u.Verdict, u.Level)))
 	return nil
+}
+
+// arrayLiteral is ss as a text[] literal, each element quoted: the form
+// one row of an array parameter takes a list in (a cast per row, where
+// a JSON array needs a subquery per row).
+func arrayLiteral(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			if s[j] == '"' || s[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // nonNil is ts, or an empty list for nil.

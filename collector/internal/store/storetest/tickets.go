@@ -1052,13 +1052,13 @@ func testApplyDriftVerdicts(t *testing.T, s store.Store) {
 		return keys(items)
 	}
 	unauth := store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 3, Rule: "etc-files", Reason: "no ticket covers it"}
-	chg1 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "default", Tickets: []string{"CHG-1"}, Reason: "CHG-1"}
+	chg1 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "default", Tickets: []string{"CHG-1", `CHG "1"`}, Reason: "CHG-1"}
 
 	// Opened with verdicts: the items read back judged, in the inbox's
 	// priority order, with an opened and a verdict event each.
 	res := apply(1, t0, judged("k:x", "v1", unauth), judged("k:y", "v1", chg1), observation("k:z", "v1"))
 	x, y, z := res.Opened[0], res.Opened[1], res.Opened[2]
-	if x.Verdict != store.VerdictUnauthorized || x.Level != 3 || y.Verdict != store.VerdictAuthorized || !slices.Equal(y.Tickets, []string{"CHG-1"}) || z.Verdict != "" {
+	if x.Verdict != store.VerdictUnauthorized || x.Level != 3 || y.Verdict != store.VerdictAuthorized || !slices.Equal(y.Tickets, []string{"CHG-1", `CHG "1"`}) || z.Verdict != "" {
 		t.Errorf("opened items: %+v", res.Opened)
 	}
 	for _, want := range res.Opened {
@@ -1075,7 +1075,10 @@ func testApplyDriftVerdicts(t *testing.T, s store.Store) {
 
 	// Modified: a new verdict and ticket list is an event and relinks; the
 	// same verdict is no event; no verdict keeps the item's own.
-	chg2 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "web-tier", Tickets: []string{"CHG-2"}, Reason: "CHG-2"}
+	// A ticket ID with quotes, a backslash, a comma and braces comes back
+	// as given.
+	odd := `odd "id", {x}\y`
+	chg2 := store.VerdictUpdate{Verdict: store.VerdictAuthorized, Level: 1, Rule: "web-tier", Tickets: []string{"CHG-2", odd}, Reason: "CHG-2"}
 	t1 := t0.Add(time.Minute)
 	res = apply(2, t1, judged("k:x", "v2", chg2), judged("k:y", "v2", chg1), observation("k:z", "v2"))
 	diff(t, "updated", []string{"k:x", "k:y", "k:z"}, keys(res.Updated))
@@ -1084,7 +1087,7 @@ func testApplyDriftVerdicts(t *testing.T, s store.Store) {
 		must(t, "item "+want.Key, err)
 		diff(t, "item "+want.Key+" as stored", want, got)
 	}
-	if u := res.Updated[0]; u.Verdict != store.VerdictAuthorized || u.Rule != "web-tier" || !slices.Equal(u.Tickets, []string{"CHG-2"}) {
+	if u := res.Updated[0]; u.Verdict != store.VerdictAuthorized || u.Rule != "web-tier" || !slices.Equal(u.Tickets, []string{"CHG-2", odd}) {
 		t.Errorf("k:x after its new verdict: %+v", u)
 	}
 	if u := res.Updated[2]; u.Verdict != "" || u.Level != 0 {
@@ -1096,6 +1099,7 @@ func testApplyDriftVerdicts(t *testing.T, s store.Store) {
 		"modified authorized/1→authorized/1 #2 "}, history(y.ID))
 	diff(t, "items of CHG-1", []string{"k:y"}, ticketItems("CHG-1"))
 	diff(t, "items of CHG-2", []string{"k:x"}, ticketItems("CHG-2"))
+	diff(t, "items of "+odd, []string{"k:x"}, ticketItems(odd))
 
 	// A level out of range is refused, and nothing is written.
 	bad := judged("k:y", "v3", store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 4})
