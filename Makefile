@@ -70,6 +70,7 @@ check-deps:
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test ./baseline/ -run '^$$' -fuzz '^FuzzUnifiedDiff$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./baseline/ -run '^$$' -fuzz '^FuzzItemUnmarshal$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./agent/internal/config/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 bench:

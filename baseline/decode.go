@@ -73,9 +73,10 @@ func decodeCanonical(data []byte) (s *Snapshot, recorded, computed Digest, ok bo
 	return nil, Digest{}, Digest{}, false, nil
 }
 
-// itemParser parses one item object as appendJSON writes it. It interns
-// short strings (attribute names and common values such as "0644" or
-// "root"), which keeps a decoded snapshot of 100,000 files small.
+// itemParser parses one item object as appendJSON writes it. With an
+// intern map it interns short strings (attribute names and common values
+// such as "0644" or "root"), which keeps a decoded snapshot of 100,000
+// files small.
 type itemParser struct {
 	b      []byte
 	pos    int
@@ -172,6 +173,9 @@ func (p *itemParser) parse(b []byte, it *Item) error {
 		it.Key = string(raw)
 	}
 	for name, v := range attrsRaw {
+		if _, ok := it.Attrs.Get(name); !ok {
+			continue // as encoding/json reads it: a raw value replaces one
+		}
 		raw, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
 			return fmt.Errorf("attrs_raw.%s: %w", name, err)
@@ -228,7 +232,7 @@ func (p *itemParser) str(intern bool) (string, error) {
 		if c == '"' {
 			raw := p.b[start:p.pos]
 			p.pos++
-			if intern && len(raw) <= 24 {
+			if intern && p.intern != nil && len(raw) <= 24 {
 				if s, ok := p.intern[string(raw)]; ok {
 					return s, nil
 				}

@@ -244,8 +244,26 @@ func (it *Item) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// UnmarshalJSON reads the form MarshalJSON writes.
+// UnmarshalJSON reads the form MarshalJSON writes, and any other JSON
+// form of the same object.
 func (it *Item) UnmarshalJSON(data []byte) error {
+	// The form MarshalJSON writes, which is what agents send, is read by
+	// the snapshot parser without a second pass of encoding/json; any
+	// other form (spacing, attribute order, unknown fields, bytes that are
+	// not UTF-8) is decoded generically, with its errors.
+	if utf8.Valid(data) {
+		var fast Item
+		p := itemParser{}
+		if p.parse(data, &fast) == nil {
+			*it = fast
+			return nil
+		}
+	}
+	return it.unmarshalGeneric(data)
+}
+
+// unmarshalGeneric is UnmarshalJSON through encoding/json.
+func (it *Item) unmarshalGeneric(data []byte) error {
 	var j itemJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
