@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/driftwatch/driftwatch/baseline"
@@ -459,6 +460,11 @@ func (c *Client) PostReport(ctx context.Context, rep Report) (ReportResponse, er
 	return c.PostReportJSON(ctx, rep.Sequence, raw)
 }
 
+// gzipWriters holds gzip writers for report bodies: each holds several
+// hundred KiB of compressor state, which an agent draining its queue would
+// otherwise allocate for every report.
+var gzipWriters sync.Pool
+
 // PostReportJSON sends a report already encoded as JSON (a Report), as
 // PostReport does: an agent that keeps its reports encoded (in its spool)
 // sends them without decoding and encoding them again. seq is the
@@ -469,11 +475,18 @@ func (c *Client) PostReportJSON(ctx context.Context, seq uint64, raw []byte) (Re
 		return ReportResponse{}, fmt.Errorf("post report %d: %d bytes: %w (limit %d)", rep.Sequence, len(raw), ErrTooLarge, MaxReportSize)
 	}
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(raw); err != nil {
-		return ReportResponse{}, fmt.Errorf("post report %d: compress: %w", rep.Sequence, err)
+	zw, _ := gzipWriters.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(&buf)
+	} else {
+		zw.Reset(&buf)
 	}
-	if err := zw.Close(); err != nil {
+	_, err := zw.Write(raw)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	gzipWriters.Put(zw)
+	if err != nil {
 		return ReportResponse{}, fmt.Errorf("post report %d: compress: %w", rep.Sequence, err)
 	}
 	r := request{
