@@ -17,6 +17,9 @@
 #   PG_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #                   database the PostgreSQL run creates (and drops) a schema in
 #   KEEP=0          1: keep the temp dir (configs, databases, logs)
+#   COLLECTOR_BIN=  a driftwatch-collector binary to measure instead of
+#                   building this tree's (to compare two builds, run each
+#                   in turn: this machine's speed drifts between runs)
 set -euo pipefail
 
 HOSTS=${HOSTS:-1000}
@@ -28,6 +31,7 @@ POSTGRES=${POSTGRES:-auto}
 SQLITE=${SQLITE:-1}
 PG_DSN=${PG_DSN:-${DRIFTWATCH_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}}
 KEEP=${KEEP:-0}
+COLLECTOR_BIN=${COLLECTOR_BIN:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dw-ingest.XXXXXX")
@@ -42,7 +46,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building collector and loadgen"
-(cd "$root" && go build -o "$tmp/driftwatch-collector" ./collector/cmd/driftwatch-collector && go build -o "$tmp/loadgen" ./bench/loadgen)
+(cd "$root" && go build -o "$tmp/loadgen" ./bench/loadgen)
+if [[ -n $COLLECTOR_BIN ]]; then
+	cp "$COLLECTOR_BIN" "$tmp/driftwatch-collector"
+else
+	(cd "$root" && go build -o "$tmp/driftwatch-collector" ./collector/cmd/driftwatch-collector)
+fi
 col=$tmp/driftwatch-collector
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

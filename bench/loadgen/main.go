@@ -145,6 +145,11 @@ func run() int {
 			return 2
 		}
 	}
+	urls := strings.Split(*collectors, ",")
+	for i := range urls {
+		urls[i] = strings.TrimSpace(urls[i])
+	}
+	writersStart, writersErr := scrapeWriters(urls, *fp, *insecure)
 	selfStart := selfCPU()
 	start = time.Now()
 	for seq := 1; seq <= *nReports; seq++ {
@@ -159,6 +164,10 @@ func run() int {
 	}
 	took := time.Since(start)
 	selfUsed := selfCPU() - selfStart
+	writersEnd, err := scrapeWriters(urls, *fp, *insecure)
+	if writersErr == nil {
+		writersErr = err
+	}
 	for _, g := range cpus {
 		if err := g.end(); err != nil {
 			fmt.Fprintf(os.Stderr, "loadgen: -cpu %s: %v\n", g.name, err)
@@ -201,6 +210,15 @@ func run() int {
 		}
 		fmt.Printf("cpu %-12s %8.2f s  %6.2f ms/report\n", "measured:", total.Seconds(), float64(total.Microseconds())/1000/float64(ok))
 		fmt.Printf("cpu %-12s %8.2f s  %6.2f ms/report\n", "loadgen:", selfUsed.Seconds(), float64(selfUsed.Microseconds())/1000/float64(ok))
+	}
+	switch {
+	case writersErr != nil:
+		fmt.Fprintf(os.Stderr, "loadgen: store writer: %v\n", writersErr)
+	case writersEnd.found && ok > 0:
+		busy := writersEnd.busy - writersStart.busy
+		txs, commits := writersEnd.txs-writersStart.txs, writersEnd.commits-writersStart.commits
+		fmt.Printf("store writer:   %8.2f s  %6.2f ms/report  %3.0f%% busy  (%.0f transactions in %.0f commits, %.1f each)\n",
+			busy, 1000*busy/float64(ok), 100*busy/took.Seconds(), txs, commits, txs/max(commits, 1))
 	}
 	if failed > 0 {
 		return 1

@@ -1,6 +1,10 @@
 package server
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/driftwatch/driftwatch/collector/internal/store"
+)
 
 // Reasons a report is rejected, the values of the reason label of
 // driftwatch_reports_rejected_total.
@@ -21,6 +25,24 @@ type metrics struct {
 	ingestSeconds   prometheus.Histogram
 	heartbeats      prometheus.Counter
 	hostEvents      prometheus.Counter
+}
+
+// registerWriterStats exports the statistics of a store with one writer.
+func registerWriterStats(reg prometheus.Registerer, w store.WriterStatser) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "driftwatch_store_writer_busy_seconds_total",
+			Help: "Time the embedded store's one writer spent running write transactions; its rate is the writer's utilization (1 when saturated).",
+		}, func() float64 { return w.WriterStats().Busy.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "driftwatch_store_write_transactions_total",
+			Help: "Write transactions the embedded store's writer ran.",
+		}, func() float64 { return float64(w.WriterStats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "driftwatch_store_commits_total",
+			Help: "Commits of the embedded store's writer; each takes every write transaction waiting.",
+		}, func() float64 { return float64(w.WriterStats().Commits) }),
+	)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

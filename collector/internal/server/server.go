@@ -105,6 +105,9 @@ func New(opt Options) *Server {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s.metrics = newMetrics(s.registry)
+	if w, ok := s.store.(store.WriterStatser); ok {
+		registerWriterStats(s.registry, w)
+	}
 	s.changes = &changes.Manager{Store: s.store, Log: s.log.Named("changes"), Now: s.now}
 	s.handler = s.routes()
 	return s

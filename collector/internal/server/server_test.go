@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -736,6 +738,24 @@ func TestOperations(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The SQLite store's writer: the enrollment and the report were
+	// written, and took time.
+	metric := func(name string) float64 {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("/metrics lacks %s", name)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	if busy, txs, commits := metric("driftwatch_store_writer_busy_seconds_total"), metric("driftwatch_store_write_transactions_total"),
+		metric("driftwatch_store_commits_total"); busy <= 0 || txs < 2 || commits < 1 || commits > txs {
+		t.Errorf("writer metrics: busy %gs, %g transactions in %g commits; want time, at least 2 transactions, at most one commit each", busy, txs, commits)
 	}
 	e.st.Close()
 	if status, _ := get(api.PathReady); status != http.StatusServiceUnavailable {

@@ -281,3 +281,19 @@ type Store interface {
 	// methods fail after it.
 	Close() error
 }
+
+// WriterStats is what a store with one writer (SQLite) says about it, for
+// the collector's metrics: how long it has spent running write
+// transactions (its rate is the writer's utilization, 1 when saturated),
+// how many it ran and in how many commits (groups).
+type WriterStats struct {
+	Busy         time.Duration
+	Transactions uint64
+	Commits      uint64
+}
+
+// WriterStatser is implemented by stores whose writes go through one
+// writer.
+type WriterStatser interface {
+	WriterStats() WriterStats
+}

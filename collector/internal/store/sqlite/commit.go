@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
 
 // maxGroup is the most write transactions one commit takes.
@@ -123,9 +126,20 @@ func (s *Store) runWriter() {
 				break more
 			}
 		}
+		start := time.Now()
 		s.commitGroup(group)
+		s.busyNanos.Add(int64(time.Since(start)))
+		s.writeTxs.Add(uint64(len(group)))
+		s.commits.Add(1)
 		s.wakeCheckpointer()
 	}
+}
+
+// WriterStats says how long the writer has spent committing groups of
+// write transactions (from taking a group to finishing it), and how many
+// transactions and groups.
+func (s *Store) WriterStats() store.WriterStats {
+	return store.WriterStats{Busy: time.Duration(s.busyNanos.Load()), Transactions: s.writeTxs.Load(), Commits: s.commits.Load()}
 }
 
 // commitGroup runs the transactions of group in one SQLite transaction and

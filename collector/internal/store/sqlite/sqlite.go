@@ -36,6 +36,9 @@ type Store struct {
 	writerDone chan struct{}
 	// The writer's savepoint statements, prepared once on w.
 	savepoint, release, rollbackTo *sql.Stmt
+	// WriterStats' counters.
+	busyNanos         atomic.Int64
+	writeTxs, commits atomic.Uint64
 
 	// The checkpointer (see checkpoint.go): its connection, wake-ups,
 	// stop and stopped signals, and its last run's error ("" after a
