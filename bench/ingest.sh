@@ -16,6 +16,8 @@
 #   SQLITE=1        0: skip the SQLite run
 #   PG_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #                   database the PostgreSQL run creates (and drops) a schema in
+#   PG_PARAMS=      more DSN parameters for the collectors only, such as
+#                   pool_max_conns=8
 #   KEEP=0          1: keep the temp dir (configs, databases, logs)
 #   COLLECTOR_BIN=  a driftwatch-collector binary to measure instead of
 #                   building this tree's (to compare two builds, run each
@@ -31,6 +33,7 @@ POSTGRES=${POSTGRES:-auto}
 SQLITE=${SQLITE:-1}
 PG_DSN=${PG_DSN:-${DRIFTWATCH_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}}
 KEEP=${KEEP:-0}
+PG_PARAMS=${PG_PARAMS:-}
 COLLECTOR_BIN=${COLLECTOR_BIN:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -129,6 +132,7 @@ psql -q "$PG_DSN" -c "CREATE SCHEMA $schema" >/dev/null
 # The collectors' connections carry the schema's name, so that their
 # server processes can be found (for their CPU time).
 case $PG_DSN in *\?*) dsn="$PG_DSN&search_path=$schema&application_name=$schema" ;; *) dsn="$PG_DSN?search_path=$schema&application_name=$schema" ;; esac
+if [[ -n $PG_PARAMS ]]; then dsn="$dsn&$PG_PARAMS"; fi
 echo
 echo "== PostgreSQL, two collectors on one schema: $HOSTS hosts x $REPORTS reports, $CHANGES changes, concurrency $CONCURRENCY"
 store=$(printf 'store "postgres" {\n  dsn = "%s"\n}' "$dsn")

@@ -58,10 +58,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Migrate applies the migrations the database the DSN names lacks, and
 // returns the names of those it applied (none when the schema is current).
 func Migrate(ctx context.Context, dsn string) ([]string, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	// Parsed as the pool's DSN is, so that pool settings in it
+	// (pool_max_conns …) are taken as such, not sent to the server.
+	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("migrate postgres store: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	where := describe(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

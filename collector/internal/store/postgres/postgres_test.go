@@ -150,9 +150,11 @@ func TestMigrate(t *testing.T) {
 	if !slices.Equal(applied, all) || all[0] != "0001_init" {
 		t.Errorf("Migrate on a new schema applied %q, want %q", applied, all)
 	}
-	applied, err = Migrate(t.Context(), dsn)
+	// The same DSN with a pool setting, as README suggests: the pool's, not
+	// a server parameter.
+	applied, err = Migrate(t.Context(), dsn+"&pool_max_conns=4")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("migrate with pool_max_conns in the DSN: %v", err)
 	}
 	if len(applied) != 0 {
 		t.Errorf("Migrate on a current schema applied %q, want none", applied)
