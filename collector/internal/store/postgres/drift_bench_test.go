@@ -33,6 +33,17 @@ func BenchmarkDrift(b *testing.B) {
 	})
 }
 
+// BenchmarkIngest measures report ingest on the store alone (see
+// storetest.RunIngestBenchmark), with 1,000 hosts.
+func BenchmarkIngest(b *testing.B) {
+	s, err := Open(b.Context(), benchSchema(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunIngestBenchmark(b, s, 1000)
+}
+
 // benchSchema creates a schema for a benchmark, dropped at its end, and
 // returns a DSN whose search_path is it. Without a database the benchmark
 // fails under CI=true and is skipped otherwise.
