@@ -92,6 +92,7 @@ func (p *itemParser) parse(b []byte, it *Item) error {
 	}
 	var keyRaw string
 	var attrsRaw map[string]string
+	var seen uint16 // fieldBit of each field read
 	first := true
 	for {
 		if p.consume('}') {
@@ -108,6 +109,13 @@ func (p *itemParser) parse(b []byte, it *Item) error {
 		if !p.consume(':') {
 			return errSyntax
 		}
+		// A field given twice is not canonical (and encoding/json
+		// would merge two objects).
+		bit := fieldBit(name)
+		if seen&bit != 0 {
+			return errSyntax
+		}
+		seen |= bit
 		switch name {
 		case "key":
 			if it.Key, err = p.str(false); err != nil {
@@ -185,6 +193,31 @@ func (p *itemParser) parse(b []byte, it *Item) error {
 	return nil
 }
 
+// fieldBit is a bit of its own for each field of an item (0 for others).
+func fieldBit(name string) uint16 {
+	switch name {
+	case "key":
+		return 1 << 0
+	case "key_raw":
+		return 1 << 1
+	case "source":
+		return 1 << 2
+	case "attrs":
+		return 1 << 3
+	case "attrs_raw":
+		return 1 << 4
+	case "sha256":
+		return 1 << 5
+	case "content":
+		return 1 << 6
+	case "redacted":
+		return 1 << 7
+	case "error":
+		return 1 << 8
+	}
+	return 0
+}
+
 func (p *itemParser) consume(c byte) bool {
 	if p.pos < len(p.b) && p.b[p.pos] == c {
 		p.pos++
@@ -217,6 +250,9 @@ func (p *itemParser) attrs() (Attrs, error) {
 			return nil, fmt.Errorf("attribute %q out of order", name)
 		}
 		a = append(a, Attr{Name: name, Value: v})
+	}
+	if len(a) == 0 {
+		return nil, nil // as encoding/json reads an empty object
 	}
 	return a, nil
 }
@@ -288,13 +324,20 @@ func (p *itemParser) slowStr(start int) (string, error) {
 					return "", errSyntax
 				}
 				if utf16.IsSurrogate(r) {
+					// As encoding/json reads it: a valid pair is one
+					// rune; otherwise this escape is U+FFFD and what
+					// follows is read on its own.
+					r2 := utf8.RuneError
 					if p.pos+1 < len(p.b) && p.b[p.pos] == '\\' && p.b[p.pos+1] == 'u' {
+						save := p.pos
 						p.pos += 2
-						r2, ok := p.hex4()
-						if !ok {
+						var ok bool
+						if r2, ok = p.hex4(); !ok {
 							return "", errSyntax
 						}
-						r = utf16.DecodeRune(r, r2)
+						if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+							p.pos = save
+						}
 					} else {
 						r = utf8.RuneError
 					}
