@@ -892,3 +892,12 @@ func VerdictChange(itemID, status, verdict string, level int, v *VerdictUpdate) 
 	return DriftEvent{ItemID: itemID, Event: DriftEventVerdict, FromStatus: status, ToStatus: status,
 		FromVerdict: verdict, ToVerdict: v.Verdict, FromLevel: level, ToLevel: v.Level, Reason: v.Reason}, true
 }
+
+// ModifiedItem is the current item prev, as stored before report seq and
+// with the verdict it has after it, as it reads back once observation o
+// of that report, at at, modified it.
+func ModifiedItem(prev DriftItem, seq uint64, at time.Time, o DriftObservation) DriftItem {
+	prev.Key, prev.Kind, prev.Change, prev.StateDigest, prev.ChangeDoc = o.Key, o.Kind, o.Change, o.StateDigest, o.ChangeDoc
+	prev.ChangedAt, prev.LastSeen, prev.LastSeq, prev.Current = at, at, seq, true
+	return prev
+}

@@ -95,18 +95,14 @@ type currentItem struct {
 // modifiedItem is the item c as it reads back after observation o in
 // report seq at at modified it (with c's verdict updated first).
 func (c *currentItem) modifiedItem(tenantID, hostID string, seq uint64, at time.Time, o store.DriftObservation) store.DriftItem {
-	d := store.DriftItem{
-		ID: c.id, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
-		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
-		FirstSeen: c.firstSeen, ChangedAt: at, LastSeen: at, FirstSeq: uint64(c.firstSeq), LastSeq: seq,
-		Current: true, Status: c.status,
+	prev := store.DriftItem{ID: c.id, TenantID: tenantID, HostID: hostID, Status: c.status,
 		Verdict: c.verdict, Level: c.level, Rule: c.rule, VerdictReason: c.reason,
-		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef,
-	}
+		FirstSeen: c.firstSeen, FirstSeq: uint64(c.firstSeq),
+		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef}
 	if len(c.tickets) > 0 {
-		d.Tickets = slices.Clone(c.tickets)
+		prev.Tickets = slices.Clone(c.tickets)
 	}
-	return d
+	return store.ModifiedItem(prev, seq, at, o)
 }
 
 // lockItemHosts locks the drift heads of the hosts of the tenant's items

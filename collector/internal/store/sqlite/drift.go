@@ -117,23 +117,19 @@ const currentCols = `id, key, state_digest, status, verdict, level, rule, verdic
 // modifiedItem is the item c as it reads back after observation o in
 // report seq at at modified it (with c's verdict updated first).
 func (c *currentItem) modifiedItem(tenantID, hostID string, seq uint64, at time.Time, o store.DriftObservation) (store.DriftItem, error) {
-	d := store.DriftItem{
-		ID: c.id, TenantID: tenantID, HostID: hostID, Key: o.Key, Kind: o.Kind, Change: o.Change,
-		StateDigest: o.StateDigest, ChangeDoc: o.ChangeDoc,
-		FirstSeen: c.firstSeen, ChangedAt: at, LastSeen: at, FirstSeq: uint64(c.firstSeq), LastSeq: seq,
-		Current: true, Status: c.status,
+	prev := store.DriftItem{ID: c.id, TenantID: tenantID, HostID: hostID, Status: c.status,
 		Verdict: c.verdict, Level: c.level, Rule: c.rule, VerdictReason: c.reason,
-		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef,
-	}
+		FirstSeen: c.firstSeen, FirstSeq: uint64(c.firstSeq),
+		ResolvedAt: c.resolvedAt, ResolvedBy: c.resolvedBy, Reason: c.resolution, TicketRef: c.ticketRef}
 	if c.tickets != "[]" {
-		if err := json.Unmarshal([]byte(c.tickets), &d.Tickets); err != nil {
+		if err := json.Unmarshal([]byte(c.tickets), &prev.Tickets); err != nil {
 			return store.DriftItem{}, fmt.Errorf("item %s: tickets: %w", c.id, err)
 		}
-		if len(d.Tickets) == 0 {
-			d.Tickets = nil
+		if len(prev.Tickets) == 0 {
+			prev.Tickets = nil
 		}
 	}
-	return d, nil
+	return store.ModifiedItem(prev, seq, at, o), nil
 }
 
 // ApplyDrift applies a host's report in one write transaction: the
