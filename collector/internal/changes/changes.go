@@ -162,14 +162,18 @@ func attrNames(c *baseline.Change) []string {
 }
 
 // AfterReport applies a stored report's drift to the host's drift items
-// (see Observe: each change is written with its verdict). A report older
-// than the host's newest applied one changes nothing. The report ingest
-// applies its drift in its own transaction instead (store.Report's
-// ApplyDrift, with Observe's observations).
+// (see Observe: each change is written with its verdict), after storing
+// the package transactions it carries. A report older than the host's
+// newest applied one changes nothing. The report ingest stores both in the
+// report's own transaction instead (store.Report's ApplyDrift and
+// Transactions, from Observe).
 func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) (store.ApplyResult, error) {
-	obs, judgeErr := m.Observe(ctx, h, seq, received, d, txs...)
+	obs, put, judgeErr := m.Observe(ctx, h, seq, received, d, txs...)
 	if obs == nil && judgeErr != nil {
 		return store.ApplyResult{}, judgeErr
+	}
+	if err := m.Store.PutTransactions(ctx, h.TenantID, h.ID, seq, received, put); err != nil {
+		return store.ApplyResult{}, err
 	}
 	res, err := m.Store.ApplyDrift(ctx, h.TenantID, h.ID, seq, received, obs)
 	if err != nil {
@@ -180,14 +184,15 @@ func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, rec
 
 // Observe turns report seq's drift into the observations ApplyDrift
 // takes, each judged as the item it opens or modifies, observed at
-// received: the items are stored with their verdicts in the same
-// transaction. txs are the package transactions the report carries, each
-// with the keys of its changes that happened in it (Items with the keys
-// only); they are stored, and the changes judged with them. When the
-// tenant's tickets or policy cannot be read, the observations come
-// unjudged (the next reconciliation judges them) with the error; nil
-// observations with an error mean none could be made.
-func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) ([]store.DriftObservation, error) {
+// received, and txs, the package transactions the report carries (each
+// with the keys of its changes that happened in it, Items with the keys
+// only), into the transactions PutTransactions takes; the changes are
+// judged with them. Nothing is written: the caller stores both (the
+// report ingest in the report's transaction). When the tenant's tickets
+// or policy cannot be read, the observations come unjudged (the next
+// reconciliation judges them) with the error; nil observations with an
+// error mean none could be made.
+func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) ([]store.DriftObservation, []store.PackageTransaction, error) {
 	obs := []store.DriftObservation{}
 	if d != nil {
 		obs = make([]store.DriftObservation, 0, len(d.Changes))
@@ -195,22 +200,22 @@ func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, receive
 			c := &d.Changes[i]
 			doc, err := json.Marshal(c)
 			if err != nil {
-				return nil, fmt.Errorf("encode change %s: %w", c.Key, err)
+				return nil, nil, fmt.Errorf("encode change %s: %w", c.Key, err)
 			}
 			id, err := auth.NewID(auth.PrefixDriftID)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			obs = append(obs, store.DriftObservation{Key: c.Key, Kind: c.Kind, Change: c.Change, StateDigest: stateDigest(c), ChangeDoc: doc, NewID: id})
 		}
 	}
+	put, byTx := reportTransactions(obs, txs)
 	if len(obs) == 0 {
-		return obs, nil
+		return obs, put, nil
 	}
-	byTx := m.putTransactions(ctx, h, seq, received, obs, txs)
 	eng, err := m.cachedEngine(ctx, h.TenantID)
 	if err != nil {
-		return obs, fmt.Errorf("drift of report %d not judged: %w", seq, err)
+		return obs, put, fmt.Errorf("drift of report %d not judged: %w", seq, err)
 	}
 	// Each change as the item it opens or modifies, judged from the
 	// report's drift as decoded.
@@ -223,7 +228,7 @@ func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, receive
 	for i := range obs {
 		obs[i].Verdict = &us[i]
 	}
-	return obs, nil
+	return obs, put, nil
 }
 
 // itemOf is a drift item as reconciliation sees it.

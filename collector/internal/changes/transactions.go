@@ -2,22 +2,18 @@ package changes
 
 import (
 	"context"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/collector/internal/reconcile"
 	"github.com/driftwatch/driftwatch/collector/internal/store"
 )
 
-// putTransactions stores the package transactions a report carries, each
-// with the states of the report's changes that happened in it (the
-// caller gives only their keys in Items), and returns the transaction of
-// each change by key. Nothing is stored, and nil returned, for none. A
-// failure is logged: the drift is then judged without its transactions.
-func (m *Manager) putTransactions(ctx context.Context, h store.Host, seq uint64, at time.Time, obs []store.DriftObservation, txs []store.PackageTransaction) map[string]*reconcile.Transaction {
+// reportTransactions are the package transactions a report carries as
+// the store keeps them, each with the states of the report's changes that
+// happened in it (the caller gives only their keys in Items), and the
+// transaction of each change by key. None for none.
+func reportTransactions(obs []store.DriftObservation, txs []store.PackageTransaction) ([]store.PackageTransaction, map[string]*reconcile.Transaction) {
 	if len(txs) == 0 {
-		return nil
+		return nil, nil
 	}
 	states := make(map[string]string, len(obs))
 	for _, o := range obs {
@@ -37,12 +33,7 @@ func (m *Manager) putTransactions(ctx context.Context, h store.Host, seq uint64,
 		t.Items = items
 		put = append(put, t)
 	}
-	if err := m.Store.PutTransactions(ctx, h.TenantID, h.ID, seq, at, put); err != nil {
-		m.log().Error("package transactions not stored; the drift is judged without them", zap.String("host", h.ID),
-			zap.Uint64("sequence", seq), zap.Error(err))
-		return nil
-	}
-	return byKey
+	return put, byKey
 }
 
 // transactionOf is a stored transaction as reconciliation sees it.

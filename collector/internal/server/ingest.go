@@ -197,16 +197,17 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			txs, rej = reportTransactions(&in.Report, drift)
 		}
 		if rej == nil {
-			// The drift items follow in the report's transaction, each
-			// change with its verdict. Changes that could not be judged
-			// are stored unjudged (the next reconciliation judges them).
-			obs, jerr := s.changes.Observe(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...)
+			// The drift items and package transactions follow in the
+			// report's transaction, each change with its verdict. Changes
+			// that could not be judged are stored unjudged (the next
+			// reconciliation judges them).
+			obs, put, jerr := s.changes.Observe(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...)
 			if obs == nil {
 				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()
 				s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, jerr))
 				return
 			}
-			sr.ApplyDrift, sr.Observations = true, obs
+			sr.ApplyDrift, sr.Observations, sr.Transactions = true, obs, put
 			res, err := s.store.IngestReport(r.Context(), sr, initial)
 			if err != nil {
 				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()

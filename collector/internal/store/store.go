@@ -141,6 +141,10 @@ type Report struct {
 	// nothing of the report.
 	ApplyDrift   bool
 	Observations []DriftObservation
+	// Transactions are the package transactions the report carries,
+	// stored in the same transaction as PutTransactions would store them
+	// (report Sequence at ReceivedAt), unless the report is a duplicate.
+	Transactions []PackageTransaction
 }
 
 // IngestResult says what storing a report did.

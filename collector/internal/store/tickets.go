@@ -694,6 +694,11 @@ func CheckIngest(r Report, initial *Baseline) error {
 	if initial != nil && (initial.TenantID != "" && initial.TenantID != r.TenantID || initial.HostID != "" && initial.HostID != r.HostID) {
 		return fmt.Errorf("initial baseline is of host %s of tenant %s, not of the report's: %w", initial.HostID, initial.TenantID, ErrInvalid)
 	}
+	if len(r.Transactions) > 0 {
+		if err := CheckTransactions(r.Sequence, r.ReceivedAt, r.Transactions); err != nil {
+			return err
+		}
+	}
 	if r.ApplyDrift {
 		return CheckObservations(r.Sequence, r.ReceivedAt, r.Observations)
 	}

@@ -355,7 +355,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 		}
 		if len(relink) > 0 {
 			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("unlink tickets: %w", err)
+				return fmt.Errorf("unlink tickets: %w", mapErr(err))
 			}
 		}
 		if len(linkItems) > 0 {

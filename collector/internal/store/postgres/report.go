@@ -23,8 +23,8 @@ import (
 // reads its baseline; the second, which starts after the lock is held and
 // so sees every report committed before, inserts the report unless it is
 // a duplicate and updates the host (and stores the initial baseline) when
-// it is not. A report with its drift (ApplyDrift) sends that batch in a
-// transaction and applies the drift after it, as ApplyDrift does.
+// it is not. A report with its drift (ApplyDrift) or package transactions
+// sends that batch in a transaction and stores them after it.
 func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store.Baseline) (store.IngestResult, error) {
 	if err := store.CheckIngest(r, initial); err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
@@ -34,28 +34,44 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 		// transaction decides that.
 		return s.ingestTx(ctx, r, initial)
 	}
-	if !r.ApplyDrift {
+	if !r.ApplyDrift && len(r.Transactions) == 0 {
 		res, err := ingestBatch(ctx, s.pool, r, initial)
 		if err != nil {
 			return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
 		}
 		return res, nil
 	}
-	// With its drift: the same batch in a transaction that applies the
-	// drift after it.
+	// With its drift or transactions: the same batch in a transaction
+	// that stores them after it.
 	var res store.IngestResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var err error
 		if res, err = ingestBatch(ctx, tx, r, initial); err != nil || res.Duplicate {
 			return err
 		}
-		if res.Drift, err = applyDrift(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
-			return fmt.Errorf("apply drift: %w", err)
-		}
-		return nil
+		res.Drift, err = ingestTail(ctx, tx, r)
+		return err
 	})
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)
+	}
+	return res, nil
+}
+
+// ingestTail stores what follows a report that is not a duplicate, in its
+// transaction: its package transactions and its drift.
+func ingestTail(ctx context.Context, tx pgx.Tx, r store.Report) (store.ApplyResult, error) {
+	if len(r.Transactions) > 0 {
+		if err := putTransactions(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Transactions); err != nil {
+			return store.ApplyResult{}, fmt.Errorf("package transactions: %w", err)
+		}
+	}
+	if !r.ApplyDrift {
+		return store.ApplyResult{}, nil
+	}
+	res, err := applyDrift(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations)
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("apply drift: %w", err)
 	}
 	return res, nil
 }
@@ -65,11 +81,15 @@ type batchSender interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// ingestLock locks the host's row and reads its newest baseline.
+// ingestLock locks the host's row and reads its newest baseline. The lock
+// is FOR NO KEY UPDATE: it keeps ingests (and approvals) of one host apart
+// and leaves the row's key free for the foreign-key checks of rows that
+// refer to the host (a drift head created by another transaction), which
+// FOR UPDATE would make wait in a cycle with this ingest's own drift.
 const ingestLock = `SELECT h.baseline_version, b.snapshot_digest
 	FROM hosts h LEFT JOIN baselines b ON b.host_id = h.id AND b.version = h.baseline_version
 	WHERE h.tenant_id = $1 AND h.id = $2
-	FOR UPDATE OF h`
+	FOR NO KEY UPDATE OF h`
 
 // ingestWrite inserts the report ($1 to $12) unless the host has it, and
 // then moves the host's last-seen time to the later of the two, takes the
@@ -179,7 +199,7 @@ func (s *Store) ingestTx(ctx context.Context, r store.Report, initial *store.Bas
 		var digest *string
 		err := tx.QueryRow(ctx, `SELECT h.baseline_version, h.last_seen, b.snapshot_digest
 			FROM hosts h LEFT JOIN baselines b ON b.host_id = h.id AND b.version = h.baseline_version
-			WHERE h.tenant_id = $1 AND h.id = $2 FOR UPDATE OF h`,
+			WHERE h.tenant_id = $1 AND h.id = $2 FOR NO KEY UPDATE OF h`,
 			r.TenantID, r.HostID).Scan(&res.BaselineVersion, timeCol{&lastSeen}, &digest)
 		if err != nil {
 			return mapErr(err)
@@ -230,12 +250,8 @@ func (s *Store) ingestTx(ctx context.Context, r store.Report, initial *store.Bas
 			}
 			res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		}
-		if r.ApplyDrift {
-			if res.Drift, err = applyDrift(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
-				return fmt.Errorf("apply drift: %w", err)
-			}
-		}
-		return nil
+		res.Drift, err = ingestTail(ctx, tx, r)
+		return err
 	})
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("ingest report %d of host %s: %w", r.Sequence, r.HostID, err)

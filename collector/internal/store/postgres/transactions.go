@@ -20,6 +20,15 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 	if err := store.CheckTransactions(seq, at, txs); err != nil {
 		return fmt.Errorf("store package transactions of host %s: %w", hostID, err)
 	}
+	err := s.write(ctx, func(tx pgx.Tx) error { return putTransactions(ctx, tx, tenantID, hostID, seq, at, txs) })
+	if err != nil {
+		return fmt.Errorf("store package transactions of host %s: %w", hostID, err)
+	}
+	return nil
+}
+
+// putTransactions is PutTransactions in tx; txs are checked.
+func putTransactions(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uint64, at time.Time, txs []store.PackageTransaction) error {
 	n := len(txs)
 	ids, managers, commands, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	started, ended := make([]time.Time, n), make([]*time.Time, n)
@@ -38,7 +47,7 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 		}
 		b, err := json.Marshal(ps)
 		if err != nil {
-			return fmt.Errorf("store package transactions of host %s: encode packages: %w", hostID, err)
+			return fmt.Errorf("encode packages: %w", err)
 		}
 		packages[i] = string(b)
 		for _, it := range t.Items {
@@ -46,35 +55,29 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 		}
 	}
 	// An unknown host (or another tenant's) fails the foreign key of the
-	// first insert: store.ErrNotFound.
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		// A newer report's view wins; an end once known stays.
-		_, err := tx.Exec(ctx, `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
-				incomplete, packages, report_seq, received_at)
-			SELECT $1, $2, u.id, u.manager, u.command, u.run_by, u.started, u.ended, u.incomplete, u.packages::jsonb, $3, $4
-			FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::boolean[], $12::text[])
-				AS u (id, manager, command, run_by, started, ended, incomplete, packages)
-			ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
-				command = excluded.command, run_by = excluded.run_by, started = excluded.started,
-				ended = coalesce(excluded.ended, package_transactions.ended), incomplete = excluded.incomplete,
-				packages = excluded.packages, report_seq = excluded.report_seq, received_at = excluded.received_at
-			WHERE excluded.report_seq >= package_transactions.report_seq`,
-			tenantID, hostID, int64(seq), utc(at), ids, managers, commands, users, started, ended, incomplete, packages)
-		if err != nil {
-			return mapErr(err)
-		}
-		if len(itemKeys) == 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id)
-			SELECT $1, $2, u.k, u.s, u.t FROM unnest($3::text[], $4::text[], $5::text[]) AS u (k, s, t)
-			ON CONFLICT DO NOTHING`, tenantID, hostID, itemKeys, itemStates, itemTx)
-		return mapErr(err)
-	})
+	// first insert: store.ErrNotFound. A newer report's view wins; an end
+	// once known stays.
+	_, err := tx.Exec(ctx, `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
+			incomplete, packages, report_seq, received_at)
+		SELECT $1, $2, u.id, u.manager, u.command, u.run_by, u.started, u.ended, u.incomplete, u.packages::jsonb, $3, $4
+		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::boolean[], $12::text[])
+			AS u (id, manager, command, run_by, started, ended, incomplete, packages)
+		ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
+			command = excluded.command, run_by = excluded.run_by, started = excluded.started,
+			ended = coalesce(excluded.ended, package_transactions.ended), incomplete = excluded.incomplete,
+			packages = excluded.packages, report_seq = excluded.report_seq, received_at = excluded.received_at
+		WHERE excluded.report_seq >= package_transactions.report_seq`,
+		tenantID, hostID, int64(seq), utc(at), ids, managers, commands, users, started, ended, incomplete, packages)
 	if err != nil {
-		return fmt.Errorf("store package transactions of host %s: %w", hostID, err)
+		return mapErr(err)
 	}
-	return nil
+	if len(itemKeys) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id)
+		SELECT $1, $2, u.k, u.s, u.t FROM unnest($3::text[], $4::text[], $5::text[]) AS u (k, s, t)
+		ON CONFLICT DO NOTHING`, tenantID, hostID, itemKeys, itemStates, itemTx)
+	return mapErr(err)
 }
 
 // txColumns are the columns scanTransaction reads, of package_transactions

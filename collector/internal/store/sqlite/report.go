@@ -71,6 +71,11 @@ func (s *Store) IngestReport(ctx context.Context, r store.Report, initial *store
 			}
 			res.BaselineVersion, res.BaselineDigest = 1, initial.Meta.SnapshotDigest
 		}
+		if len(r.Transactions) > 0 {
+			if err := putTransactions(ctx, tx, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Transactions); err != nil {
+				return fmt.Errorf("package transactions: %w", err)
+			}
+		}
 		if r.ApplyDrift {
 			if res.Drift, err = applyDrift(ctx, tx, ps, r.TenantID, r.HostID, r.Sequence, r.ReceivedAt, r.Observations); err != nil {
 				return fmt.Errorf("apply drift: %w", err)

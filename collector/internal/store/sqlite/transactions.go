@@ -25,49 +25,52 @@ func (s *Store) PutTransactions(ctx context.Context, tenantID, hostID string, se
 	}
 	// An unknown host (or another tenant's) fails the foreign key of the
 	// first insert: store.ErrNotFound.
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(txs); start += rowsPerInsert {
-			part := txs[start:min(start+rowsPerInsert, len(txs))]
-			args := make([]any, 0, len(part)*12)
-			for _, t := range part {
-				pkgs, err := packagesJSON(t.Packages)
-				if err != nil {
-					return err
-				}
-				args = append(args, tenantID, hostID, t.ID, t.Manager, t.Command, t.User, fmtTime(t.Started), nullTime(t.Ended),
-					boolInt(t.Incomplete), pkgs, int64(seq), fmtTime(at))
-			}
-			// A newer report's view wins; an end once known stays.
-			q := `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
-				incomplete, packages, report_seq, received_at) VALUES ` + rowsOf(len(part), 12) + `
-				ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
-				command = excluded.command, run_by = excluded.run_by, started = excluded.started,
-				ended = coalesce(excluded.ended, package_transactions.ended), incomplete = excluded.incomplete,
-				packages = excluded.packages, report_seq = excluded.report_seq, received_at = excluded.received_at
-				WHERE excluded.report_seq >= package_transactions.report_seq`
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return mapErr(err)
-			}
-		}
-		var items []any
-		for _, t := range txs {
-			for _, it := range t.Items {
-				items = append(items, tenantID, hostID, it.Key, it.StateDigest, t.ID)
-			}
-		}
-		const cols = 5
-		for start := 0; start < len(items); start += rowsPerInsert * cols {
-			part := items[start:min(start+rowsPerInsert*cols, len(items))]
-			q := `INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id) VALUES ` +
-				rowsOf(len(part)/cols, cols) + ` ON CONFLICT DO NOTHING`
-			if _, err := tx.ExecContext(ctx, q, part...); err != nil {
-				return mapErr(err)
-			}
-		}
-		return nil
-	})
+	err := s.write(ctx, func(tx *sql.Tx) error { return putTransactions(ctx, tx, tenantID, hostID, seq, at, txs) })
 	if err != nil {
 		return fmt.Errorf("store package transactions of host %s: %w", hostID, err)
+	}
+	return nil
+}
+
+// putTransactions is PutTransactions in tx; txs are checked.
+func putTransactions(ctx context.Context, tx *sql.Tx, tenantID, hostID string, seq uint64, at time.Time, txs []store.PackageTransaction) error {
+	for start := 0; start < len(txs); start += rowsPerInsert {
+		part := txs[start:min(start+rowsPerInsert, len(txs))]
+		args := make([]any, 0, len(part)*12)
+		for _, t := range part {
+			pkgs, err := packagesJSON(t.Packages)
+			if err != nil {
+				return err
+			}
+			args = append(args, tenantID, hostID, t.ID, t.Manager, t.Command, t.User, fmtTime(t.Started), nullTime(t.Ended),
+				boolInt(t.Incomplete), pkgs, int64(seq), fmtTime(at))
+		}
+		// A newer report's view wins; an end once known stays.
+		q := `INSERT INTO package_transactions (tenant_id, host_id, id, manager, command, run_by, started, ended,
+			incomplete, packages, report_seq, received_at) VALUES ` + rowsOf(len(part), 12) + `
+			ON CONFLICT (tenant_id, host_id, id) DO UPDATE SET manager = excluded.manager,
+			command = excluded.command, run_by = excluded.run_by, started = excluded.started,
+			ended = coalesce(excluded.ended, package_transactions.ended), incomplete = excluded.incomplete,
+			packages = excluded.packages, report_seq = excluded.report_seq, received_at = excluded.received_at
+			WHERE excluded.report_seq >= package_transactions.report_seq`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return mapErr(err)
+		}
+	}
+	var items []any
+	for _, t := range txs {
+		for _, it := range t.Items {
+			items = append(items, tenantID, hostID, it.Key, it.StateDigest, t.ID)
+		}
+	}
+	const cols = 5
+	for start := 0; start < len(items); start += rowsPerInsert * cols {
+		part := items[start:min(start+rowsPerInsert*cols, len(items))]
+		q := `INSERT INTO package_transaction_items (tenant_id, host_id, item_key, state_digest, transaction_id) VALUES ` +
+			rowsOf(len(part)/cols, cols) + ` ON CONFLICT DO NOTHING`
+		if _, err := tx.ExecContext(ctx, q, part...); err != nil {
+			return mapErr(err)
+		}
 	}
 	return nil
 }

@@ -274,9 +274,20 @@ func testIngestDrift(t *testing.T, s store.Store) {
 		slices.Sort(out)
 		return out
 	}
+	hostTxs := func() []string {
+		t.Helper()
+		txs, err := s.HostTransactions(ctx, "a", h.ID, time.Time{}, 0)
+		must(t, "host transactions", err)
+		var out []string
+		for _, tx := range txs {
+			out = append(out, fmt.Sprintf("%s #%d at %s", tx.ID, tx.ReportSeq, tx.ReceivedAt.Format(time.RFC3339)))
+		}
+		return out
+	}
 	x := observation("k:x", "v1")
 	x.Verdict = &store.VerdictUpdate{Verdict: store.VerdictUnauthorized, Level: 3, Reason: "no ticket"}
 	r1 := withDrift(report(h, 1, t0), x, observation("k:y", "v1"))
+	r1.Transactions = []store.PackageTransaction{aptRun("tx-1", t0.Add(-time.Minute), store.TransactionItem{Key: "k:x", StateDigest: x.StateDigest})}
 	res, err := s.IngestReport(ctx, r1, nil)
 	must(t, "ingest report 1 with its drift", err)
 	if res.Duplicate || len(res.Drift.Opened) != 2 || res.Drift.Opened[0].Verdict != store.VerdictUnauthorized {
@@ -284,15 +295,20 @@ func testIngestDrift(t *testing.T, s store.Store) {
 	}
 	xID := res.Drift.Opened[0].ID
 	diff(t, "items after report 1", []string{"k:x open current=true", "k:y open current=true"}, items())
+	diff(t, "transactions after report 1", []string{"tx-1 #1 at " + stored(t0).Format(time.RFC3339)}, hostTxs())
 	got, err := s.DriftItem(ctx, "a", xID)
 	must(t, "item k:x", err)
 	diff(t, "item k:x", res.Drift.Opened[0], got)
 
-	// Sent again: a duplicate, and its drift is not applied again.
-	res, err = s.IngestReport(ctx, withDrift(report(h, 1, t0.Add(time.Second)), observation("k:x", "v9")), nil)
+	// Sent again: a duplicate, and neither its drift nor its
+	// transactions are stored again.
+	again := withDrift(report(h, 1, t0.Add(time.Hour)), observation("k:x", "v9"))
+	again.Transactions = r1.Transactions
+	res, err = s.IngestReport(ctx, again, nil)
 	must(t, "ingest report 1 again", err)
 	diff(t, "duplicate's result", store.IngestResult{Duplicate: true}, store.IngestResult{Duplicate: res.Duplicate, Drift: res.Drift})
 	diff(t, "items after the duplicate", []string{"k:x open current=true", "k:y open current=true"}, items())
+	diff(t, "transactions after the duplicate", []string{"tx-1 #1 at " + stored(t0).Format(time.RFC3339)}, hostTxs())
 
 	// A drift that cannot be stored (an item ID taken) stores nothing of
 	// the report either; so does a malformed observation.
@@ -300,8 +316,14 @@ func testIngestDrift(t *testing.T, s store.Store) {
 	t1 := t0.Add(time.Minute)
 	taken := observation("k:z", "v1")
 	taken.NewID = xID
-	_, err = s.IngestReport(ctx, withDrift(report(h, 2, t1), observation("k:x", "v2"), taken), nil)
+	failing := withDrift(report(h, 2, t1), observation("k:x", "v2"), taken)
+	failing.Transactions = []store.PackageTransaction{aptRun("tx-2", t1.Add(-time.Minute))}
+	_, err = s.IngestReport(ctx, failing, nil)
 	wantErr(t, "ingest with a taken item ID", err, store.ErrExists)
+	badTx := withDrift(report(h, 2, t1), observation("k:x", "v2"))
+	badTx.Transactions = []store.PackageTransaction{{ID: "tx-3"}} // no manager, no start
+	_, err = s.IngestReport(ctx, badTx, nil)
+	wantErr(t, "ingest with a malformed transaction", err, store.ErrInvalid)
 	_, err = s.IngestReport(ctx, withDrift(report(h, 2, t1), store.DriftObservation{NewID: "no-key"}), nil)
 	wantErr(t, "ingest with an observation without a key", err, store.ErrInvalid)
 	if n, err := s.ReportCount(ctx, "a", h.ID); err != nil || n != 1 {
@@ -309,6 +331,7 @@ func testIngestDrift(t *testing.T, s store.Store) {
 	}
 	diff(t, "host after the failed ingests", before, hostNow(t, s, h))
 	diff(t, "items after the failed ingests", []string{"k:x open current=true", "k:y open current=true"}, items())
+	diff(t, "transactions after the failed ingests", []string{"tx-1 #1 at " + stored(t0).Format(time.RFC3339)}, hostTxs())
 
 	// Then sent well: stored, and applied.
 	r2 := withDrift(report(h, 2, t1), observation("k:x", "v2"), observation("k:z", "v1"))
@@ -324,6 +347,44 @@ func testIngestDrift(t *testing.T, s store.Store) {
 	latest, err := s.LatestReport(ctx, "a", h.ID)
 	must(t, "latest report", err)
 	diff(t, "report 2 as stored", storedReport(r2), latest)
+}
+
+// testIngestDriftConcurrent: a report ingested with its drift while the
+// host's drift is applied on its own (a collector of the previous release
+// during an upgrade does that) on hosts without drift yet: both succeed.
+func testIngestDriftConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createTenant(t, s, "a")
+	const hosts = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*hosts)
+	for i := range hosts {
+		h := enroll(t, s, "a", fmt.Sprintf("web%02d", i))
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			o := observation("k:a", "v1")
+			o.NewID = h.ID + "-apply"
+			if _, err := s.ApplyDrift(ctx, "a", h.ID, 1, t0, []store.DriftObservation{o}); err != nil {
+				errs <- fmt.Errorf("apply drift of %s: %w", h.Name, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			o := observation("k:a", "v2")
+			o.NewID = h.ID + "-ingest"
+			r := report(h, 2, t0.Add(time.Second))
+			r.ApplyDrift, r.Observations = true, []store.DriftObservation{o}
+			if _, err := s.IngestReport(ctx, r, nil); err != nil {
+				errs <- fmt.Errorf("ingest report of %s: %w", h.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
 
 // prefixed puts p before each of ss.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestInitialBaseline", testIngestInitialBaseline},
 		{"IngestAtomic", testIngestAtomic},
 		{"IngestDrift", testIngestDrift},
+		{"IngestDriftConcurrent", testIngestDriftConcurrent},
 		{"IngestCancelled", testIngestCancelled},
 		{"IngestConcurrent", testIngestConcurrent},
 		{"Baselines", testBaselines},
