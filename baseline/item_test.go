@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -78,4 +79,29 @@ func FuzzItemUnmarshal(f *testing.F) {
 			t.Fatalf("%q:\n got %#v\nwant %#v", data, fast, generic)
 		}
 	})
+}
+
+// TestSnapshotItemFieldTwice: a snapshot whose item line gives a field
+// twice is not in canonical form and is read generically, not refused.
+func TestSnapshotItemFieldTwice(t *testing.T) {
+	s := &Snapshot{Format: FormatVersion, Host: Host{Name: "web-01"}, Items: []Item{
+		{Key: "file:/etc/a", Source: "files", Digest: Sum([]byte("a"))},
+		{Key: "file:/etc/b", Source: "files", Digest: Sum([]byte("b"))},
+	}}
+	s.Sort()
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := bytes.Replace(b, []byte(`"source":"files"`), []byte(`"source":"old","source":"files"`), 1)
+	if bytes.Equal(twice, b) {
+		t.Fatalf("no source field in %s", b)
+	}
+	got, err := Unmarshal(twice)
+	if err != nil {
+		t.Fatalf("a field given twice: %v", err)
+	}
+	if len(got.Items) != 2 || got.Items[0].Source != "files" {
+		t.Errorf("items read back: %+v", got.Items)
+	}
 }

@@ -218,7 +218,7 @@ func run() int {
 		busy := writersEnd.busy - writersStart.busy
 		txs, commits := writersEnd.txs-writersStart.txs, writersEnd.commits-writersStart.commits
 		fmt.Printf("store writer:   %8.2f s  %6.2f ms/report  %3.0f%% busy  (%.0f transactions in %.0f commits, %.1f each)\n",
-			busy, 1000*busy/float64(ok), 100*busy/took.Seconds(), txs, commits, txs/max(commits, 1))
+			busy, 1000*busy/float64(ok), 100*busy/took.Seconds()/float64(max(writersEnd.writers, 1)), txs, commits, txs/max(commits, 1))
 	}
 	if failed > 0 {
 		return 1

@@ -2,20 +2,22 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/driftwatch/driftwatch/collector/api"
 )
 
 // writerMetrics are the SQLite store's writer counters (see
 // driftwatch_store_writer_busy_seconds_total) of the collectors scraped.
 type writerMetrics struct {
 	busy, txs, commits float64
+	writers            int // collectors that have a writer
 	found              bool
 }
 
@@ -23,21 +25,25 @@ type writerMetrics struct {
 // (those without them, on PostgreSQL, add nothing). The connection is
 // checked against the pinned fingerprint fp, when given.
 func scrapeWriters(urls []string, fp string, insecure bool) (writerMetrics, error) {
-	want := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(fp, "sha256:"), ":", ""))
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		InsecureSkipVerify: true, // the fingerprint is checked instead, as agents do
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if want == "" || len(cs.PeerCertificates) == 0 {
-				return nil
+	var m writerMetrics
+	cfg := &tls.Config{}
+	if fp != "" {
+		want, err := api.NormalizeFingerprint(fp)
+		if err != nil {
+			return m, err
+		}
+		cfg.InsecureSkipVerify = true // the pin replaces chain and name checks, as for agents
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no certificate")
 			}
-			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			if hex.EncodeToString(sum[:]) != want {
-				return fmt.Errorf("certificate fingerprint %x is not the one given", sum)
+			if got := api.CertFingerprint(cs.PeerCertificates[0].Raw); got != want {
+				return fmt.Errorf("certificate fingerprint %s is not the one given", got)
 			}
 			return nil
-		},
-	}}}
-	var m writerMetrics
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 	for _, u := range urls {
 		if !insecure && !strings.HasPrefix(u, "https://") {
 			return m, fmt.Errorf("metrics of %s: not https", u)
@@ -56,6 +62,7 @@ func scrapeWriters(urls []string, fp string, insecure bool) (writerMetrics, erro
 			switch name {
 			case "driftwatch_store_writer_busy_seconds_total":
 				dst, m.found = &m.busy, true
+				m.writers++
 			case "driftwatch_store_write_transactions_total":
 				dst = &m.txs
 			case "driftwatch_store_commits_total":

@@ -485,6 +485,7 @@ func (c *Client) PostReportJSON(ctx context.Context, seq uint64, raw []byte) (Re
 	if cerr := zw.Close(); err == nil {
 		err = cerr
 	}
+	zw.Reset(io.Discard) // let go of this body's buffer
 	gzipWriters.Put(zw)
 	if err != nil {
 		return ReportResponse{}, fmt.Errorf("post report %d: compress: %w", rep.Sequence, err)

@@ -311,8 +311,8 @@ func (s *Server) readReport(w http.ResponseWriter, r *http.Request) (reportBuf, 
 
 // checkReport decodes and validates a report and returns what to store.
 func (s *Server) checkReport(r *http.Request, h *store.Host, body []byte, in *reportBody) (store.Report, *store.Baseline, *baseline.Drift, *rejection) {
-	// One pass over the body, which is in memory already (a decoder
-	// would copy it into a buffer of its own). The raw documents kept are
+	// Decoded from the body as it is in memory (a json.Decoder would copy
+	// it into a buffer of its own first). The raw documents kept are
 	// copied out of it.
 	err := json.Unmarshal(body, in)
 	var se *json.SyntaxError
