@@ -347,6 +347,24 @@ func testIngestDrift(t *testing.T, s store.Store) {
 	latest, err := s.LatestReport(ctx, "a", h.ID)
 	must(t, "latest report", err)
 	diff(t, "report 2 as stored", storedReport(r2), latest)
+
+	// Out of order: report 4, then 3. Report 3 is stored, and its drift,
+	// older than what the items show, changes nothing.
+	t4, t3 := t1.Add(2*time.Minute), t1.Add(3*time.Minute)
+	res, err = s.IngestReport(ctx, withDrift(report(h, 4, t4), observation("k:x", "v4")), nil)
+	must(t, "ingest report 4", err)
+	diff(t, "report 4's drift", []string{"updated k:x", "closed k:z"}, append(
+		prefixed("updated", keys(res.Drift.Updated)), prefixed("closed", keys(res.Drift.Closed))...))
+	before4 := items()
+	res, err = s.IngestReport(ctx, withDrift(report(h, 3, t3), observation("k:x", "v3"), observation("k:w", "v3")), nil)
+	must(t, "ingest report 3 after 4", err)
+	if res.Duplicate || !res.Drift.Stale || len(res.Drift.Opened)+len(res.Drift.Updated)+len(res.Drift.Closed) != 0 {
+		t.Errorf("report 3 after 4: %+v, want stored with stale drift", res)
+	}
+	diff(t, "items after report 3", before4, items())
+	if n, err := s.ReportCount(ctx, "a", h.ID); err != nil || n != 4 {
+		t.Errorf("reports after report 3 = %d, %v; want 4", n, err)
+	}
 }
 
 // testIngestDriftConcurrent: a report ingested with its drift while the
