@@ -9,24 +9,35 @@ import (
 	"testing"
 )
 
+// setEnv names the files to write ("" for none).
+func setEnv(t *testing.T, cpu, mem, trace string) {
+	t.Setenv("DRIFTWATCH_CPUPROFILE", cpu)
+	t.Setenv("DRIFTWATCH_MEMPROFILE", mem)
+	t.Setenv("DRIFTWATCH_TRACE", trace)
+}
+
+// run starts profiling as program name, does some work, stops, and
+// returns what it said on stderr.
+func run(name string) string {
+	var stderr bytes.Buffer
+	stop := Start(name, &stderr)
+	sum := sha256.Sum256(nil)
+	for range 10000 {
+		sum = sha256.Sum256(sum[:])
+	}
+	stop()
+	return stderr.String()
+}
+
 // The files the environment names are written, each in its format: CPU
 // and heap profiles gzip-compressed protobuf, the trace with Go's trace
 // header.
 func TestStartWritesWhatTheEnvironmentNames(t *testing.T) {
 	dir := t.TempDir()
 	cpu, mem, tr := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof"), filepath.Join(dir, "run.trace")
-	t.Setenv("DRIFTWATCH_CPUPROFILE", cpu)
-	t.Setenv("DRIFTWATCH_MEMPROFILE", mem)
-	t.Setenv("DRIFTWATCH_TRACE", tr)
-	var stderr bytes.Buffer
-	stop := Start("test", &stderr)
-	sum := sha256.Sum256(nil)
-	for range 10000 {
-		sum = sha256.Sum256(sum[:])
-	}
-	stop()
-	if stderr.Len() > 0 {
-		t.Errorf("stderr: %s", stderr.String())
+	setEnv(t, cpu, mem, tr)
+	if got := run("test"); got != "" {
+		t.Errorf("stderr: %s", got)
 	}
 	for _, c := range []struct{ path, prefix string }{{cpu, "\x1f\x8b"}, {mem, "\x1f\x8b"}, {tr, "go 1."}} {
 		b, err := os.ReadFile(c.path)
@@ -42,32 +53,19 @@ func TestStartWritesWhatTheEnvironmentNames(t *testing.T) {
 // A file that cannot be created is said on stderr with the program's name;
 // the program goes on.
 func TestStartReportsAFileItCannotCreate(t *testing.T) {
-	t.Setenv("DRIFTWATCH_CPUPROFILE", filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
-	t.Setenv("DRIFTWATCH_MEMPROFILE", "")
-	t.Setenv("DRIFTWATCH_TRACE", "")
-	var stderr bytes.Buffer
-	Start("driftwatch-test", &stderr)()
-	if got := stderr.String(); !strings.Contains(got, "driftwatch-test: cpu profile") || !strings.Contains(got, "missing") {
+	setEnv(t, filepath.Join(t.TempDir(), "missing", "cpu.pprof"), "", "")
+	if got := run("driftwatch-test"); !strings.Contains(got, "driftwatch-test: cpu profile") || !strings.Contains(got, "missing") {
 		t.Errorf("stderr = %q, want the program, the profile and the path", got)
 	}
 }
 
 // Nothing asked, nothing written and nothing said.
 func TestStartWithoutEnvironmentDoesNothing(t *testing.T) {
-	t.Setenv("DRIFTWATCH_CPUPROFILE", "")
-	t.Setenv("DRIFTWATCH_MEMPROFILE", "")
-	t.Setenv("DRIFTWATCH_TRACE", "")
+	setEnv(t, "", "", "")
 	dir := t.TempDir()
 	t.Chdir(dir)
-	var stderr bytes.Buffer
-	stop := Start("test", &stderr)
-	sum := sha256.Sum256(nil)
-	for range 10000 {
-		sum = sha256.Sum256(sum[:])
-	}
-	stop()
-	if stderr.Len() > 0 {
-		t.Errorf("stderr: %s", stderr.String())
+	if got := run("test"); got != "" {
+		t.Errorf("stderr: %s", got)
 	}
 	if es, err := os.ReadDir(dir); err != nil || len(es) > 0 {
 		t.Errorf("files written: %v (%v)", es, err)

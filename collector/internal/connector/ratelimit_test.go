@@ -24,6 +24,16 @@ func TestRateLimitWaitedOut(t *testing.T) {
 		{"halopsa", func(t *testing.T) http.Handler { hs := newHaloServer(t); hs.limited = true; return hs }, haloConfig},
 		{"jira", func(t *testing.T) http.Handler { js := newJiraServer(t); js.limited = true; return js },
 			func(t *testing.T, url string) Config { return jiraConfig(t, url, jiraSecret) }},
+		{"servicenow", func(t *testing.T) http.Handler {
+			calls := 0
+			return &recorded{t: t, dir: "servicenow", route: func(r *http.Request, b []byte) (string, int, http.Header) {
+				calls++
+				if calls == 1 {
+					return "", http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}
+				}
+				return snRoute(r, b)
+			}}
+		}, snConfig},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
