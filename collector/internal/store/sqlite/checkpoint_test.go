@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,12 +59,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // Commits reach the database file while the store is open, not only at
 // Close: the checkpointer copies the log back beside the writer.
 func TestCheckpointerCopiesLogIntoDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "dw.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTestFile(t)
 	before := fileSize(t, path)
 	writeScratch(t, s, 64, 32<<10) // 2 MiB
 	waitFor(t, "the database file to take the committed rows", func() bool {
@@ -82,12 +76,7 @@ func TestCheckpointerTruncatesLargeLog(t *testing.T) {
 	old := checkpointForce
 	checkpointForce = 64
 	defer func() { checkpointForce = old }()
-	path := filepath.Join(t.TempDir(), "dw.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTestFile(t)
 	writeScratch(t, s, 32, 32<<10) // 1 MiB: well past 64 pages
 	waitFor(t, "the -wal file to be truncated", func() bool {
 		return fileSize(t, path+"-wal") == 0
@@ -104,12 +93,7 @@ func TestCheckpointerTruncatesLargeLog(t *testing.T) {
 // A checkpoint that fails makes Ping (and so /readyz) fail, naming the
 // cause, until one succeeds again.
 func TestCheckpointFailureShowsInPing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "dw.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTestFile(t)
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("ping of a new store: %v", err)

@@ -12,8 +12,16 @@ import (
 )
 
 func openTest(t *testing.T) *Store {
+	s, _ := openTestFile(t)
+	return s
+}
+
+// openTestFile opens a new store in a file of the test's temp dir, closed
+// at the test's end, and returns it with the file's path.
+func openTestFile(t *testing.T) (*Store, string) {
 	t.Helper()
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "driftwatch.db"))
+	path := filepath.Join(t.TempDir(), "driftwatch.db")
+	s, err := Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +30,7 @@ func openTest(t *testing.T) *Store {
 			t.Error(err)
 		}
 	})
-	return s
+	return s, path
 }
 
 // insertTenant is a write that stores tenant name, then fails with err
