@@ -343,7 +343,14 @@ func (w *notifyWorld) report(at time.Time, cs ...baseline.Change) {
 	w.t.Helper()
 	w.seq++
 	w.clock.Set(at)
-	if _, err := w.mgr.AfterReport(w.t.Context(), w.host, w.seq, at, &baseline.Drift{Host: "web-01", Changes: cs}); err != nil {
+	d := &baseline.Drift{Host: "web-01", Changes: cs}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r := store.Report{TenantID: w.host.TenantID, HostID: w.host.ID, Sequence: w.seq, ReceivedAt: at, TakenAt: at,
+		SnapshotDigest: baseline.Sum(fmt.Appendf(nil, "snapshot %d", w.seq)), AgentVersion: "test", Drift: raw, Changes: len(cs)}
+	if _, err := w.mgr.Ingest(w.t.Context(), w.host, r, nil, d); err != nil {
 		w.t.Fatalf("report %d: %v", w.seq, err)
 	}
 }

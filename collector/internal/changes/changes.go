@@ -161,38 +161,40 @@ func attrNames(c *baseline.Change) []string {
 	return names
 }
 
-// AfterReport applies a stored report's drift to the host's drift items
-// (see Observe: each change is written with its verdict), after storing
-// the package transactions it carries. A report older than the host's
-// newest applied one changes nothing. The report ingest stores both in the
-// report's own transaction instead (store.Report's ApplyDrift and
-// Transactions, from Observe).
-func (m *Manager) AfterReport(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) (store.ApplyResult, error) {
-	obs, put, judgeErr := m.Observe(ctx, h, seq, received, d, txs...)
-	if obs == nil && judgeErr != nil {
-		return store.ApplyResult{}, judgeErr
+// Ingest stores report r of host h in one transaction with what it
+// carries: initial, the host's first baseline (see store.IngestReport);
+// its drift d, each change judged as the item it opens or modifies; and
+// txs, its package transactions (each with the keys of its changes that
+// happened in it, Items with the keys only), which the changes are judged
+// with. A duplicate stores nothing. When the tenant's tickets or policy
+// cannot be read, the items are stored unjudged (the next reconciliation
+// judges them) and that is logged.
+func (m *Manager) Ingest(ctx context.Context, h store.Host, r store.Report, initial *store.Baseline, d *baseline.Drift, txs ...store.PackageTransaction) (store.IngestResult, error) {
+	obs, put, judgeErr := m.observe(ctx, h, r.Sequence, r.ReceivedAt, d, txs...)
+	if obs == nil {
+		return store.IngestResult{}, judgeErr
 	}
-	if err := m.Store.PutTransactions(ctx, h.TenantID, h.ID, seq, received, put); err != nil {
-		return store.ApplyResult{}, err
-	}
-	res, err := m.Store.ApplyDrift(ctx, h.TenantID, h.ID, seq, received, obs)
+	r.ApplyDrift, r.Observations, r.Transactions = true, obs, put
+	res, err := m.Store.IngestReport(ctx, r, initial)
 	if err != nil {
 		return res, err
 	}
-	return res, judgeErr
+	if judgeErr != nil && !res.Duplicate {
+		m.log().Error("drift items stored without verdicts", zap.String("host", h.ID), zap.Uint64("sequence", r.Sequence), zap.Error(judgeErr))
+	}
+	return res, nil
 }
 
-// Observe turns report seq's drift into the observations ApplyDrift
+// observe turns report seq's drift into the observations ApplyDrift
 // takes, each judged as the item it opens or modifies, observed at
 // received, and txs, the package transactions the report carries (each
 // with the keys of its changes that happened in it, Items with the keys
 // only), into the transactions PutTransactions takes; the changes are
-// judged with them. Nothing is written: the caller stores both (the
-// report ingest in the report's transaction). When the tenant's tickets
-// or policy cannot be read, the observations come unjudged (the next
-// reconciliation judges them) with the error; nil observations with an
-// error mean none could be made.
-func (m *Manager) Observe(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) ([]store.DriftObservation, []store.PackageTransaction, error) {
+// judged with them. Nothing is written: Ingest stores both. When the
+// tenant's tickets or policy cannot be read, the observations come
+// unjudged (the next reconciliation judges them) with the error; nil
+// observations with an error mean none could be made.
+func (m *Manager) observe(ctx context.Context, h store.Host, seq uint64, received time.Time, d *baseline.Drift, txs ...store.PackageTransaction) ([]store.DriftObservation, []store.PackageTransaction, error) {
 	obs := []store.DriftObservation{}
 	if d != nil {
 		obs = make([]store.DriftObservation, 0, len(d.Changes))

@@ -3,6 +3,7 @@ package changes
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,11 +75,31 @@ func (f *fixture) report(seq uint64, items ...baseline.Item) store.ApplyResult {
 	cur := &baseline.Snapshot{Format: baseline.FormatVersion, Host: f.base.Host, TakenAt: f.now, Items: items}
 	cur.Sort()
 	d := baseline.Diff(f.currentBaseline(), cur, baseline.DiffOptions{})
-	res, err := f.m.AfterReport(context.Background(), f.host, seq, f.now, d)
-	if err != nil {
-		f.t.Fatal(err)
+	return f.ingest(seq, d)
+}
+
+// ingest stores report seq of the host, received now, with drift d and
+// package transactions txs, as the server does, and returns what applying
+// its drift did.
+func (f *fixture) ingest(seq uint64, d *baseline.Drift, txs ...store.PackageTransaction) store.ApplyResult {
+	f.t.Helper()
+	r := store.Report{TenantID: f.host.TenantID, HostID: f.host.ID, Sequence: seq, ReceivedAt: f.now, TakenAt: f.now,
+		SnapshotDigest: baseline.Sum(fmt.Appendf(nil, "snapshot %d", seq)), AgentVersion: "test"}
+	if d != nil {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		r.Drift, r.Changes = raw, len(d.Changes)
 	}
-	return res
+	res, err := f.m.Ingest(context.Background(), f.host, r, nil, d, txs...)
+	if err != nil {
+		f.t.Fatalf("ingest report %d: %v", seq, err)
+	}
+	if res.Duplicate {
+		f.t.Fatalf("report %d taken for a duplicate", seq)
+	}
+	return res.Drift
 }
 
 func (f *fixture) currentBaseline() *baseline.Snapshot {

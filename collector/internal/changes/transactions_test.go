@@ -45,9 +45,7 @@ func TestStandardChangeAuthorizesTransaction(t *testing.T) {
 		Started: f.now.Add(-time.Minute), Ended: f.now.Add(-30 * time.Second),
 		Packages: []store.PackageChange{{Name: "openssl", From: "3.0.1", To: "3.0.2", Action: "upgrade"}},
 		Items:    []store.TransactionItem{{Key: "file:/etc/ssl/openssl.cnf"}, {Key: "package:openssl"}}}
-	if _, err := f.m.AfterReport(ctx, f.host, 1, f.now, d, tx); err != nil {
-		t.Fatal(err)
-	}
+	f.ingest(1, d, tx)
 	for key, it := range f.items() {
 		if it.Verdict == store.VerdictAuthorized {
 			t.Errorf("%s authorized before the standard change is approved: %s", key, it.VerdictReason)
@@ -88,9 +86,7 @@ func TestStandardChangeAuthorizesTransaction(t *testing.T) {
 	state[2] = item("file:/etc/ssl/openssl.cnf", map[string]string{"mode": "0644", "sha256": "hand-again"})
 	cur = &baseline.Snapshot{Format: baseline.FormatVersion, Host: f.base.Host, TakenAt: f.now, Items: state}
 	cur.Sort()
-	if _, err := f.m.AfterReport(ctx, f.host, 2, f.now, baseline.Diff(f.currentBaseline(), cur, baseline.DiffOptions{})); err != nil {
-		t.Fatal(err)
-	}
+	f.ingest(2, baseline.Diff(f.currentBaseline(), cur, baseline.DiffOptions{}))
 	if _, err := f.m.Reconcile(ctx, "tn_acme", "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/driftwatch/driftwatch/baseline"
 	"github.com/driftwatch/driftwatch/collector/api"
 	"github.com/driftwatch/driftwatch/collector/internal/auth"
@@ -197,18 +195,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			txs, rej = reportTransactions(&in.Report, drift)
 		}
 		if rej == nil {
-			// The drift items and package transactions follow in the
-			// report's transaction, each change with its verdict. Changes
-			// that could not be judged are stored unjudged (the next
-			// reconciliation judges them).
-			obs, put, jerr := s.changes.Observe(r.Context(), *h, sr.Sequence, sr.ReceivedAt, drift, txs...)
-			if obs == nil {
-				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()
-				s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, jerr))
-				return
-			}
-			sr.ApplyDrift, sr.Observations, sr.Transactions = true, obs, put
-			res, err := s.store.IngestReport(r.Context(), sr, initial)
+			// The drift items (each change judged) and package
+			// transactions are stored in the report's transaction.
+			res, err := s.changes.Ingest(r.Context(), *h, sr, initial, drift, txs...)
 			if err != nil {
 				s.metrics.reportsRejected.WithLabelValues(rejectError).Inc()
 				s.serverError(w, r, fmt.Errorf("host %s: %w", h.ID, err))
@@ -216,9 +205,6 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			}
 			if !res.Duplicate {
 				s.metrics.reportsIngested.Inc()
-				if jerr != nil {
-					s.log.Error("drift items stored without verdicts", zap.String("host", h.ID), zap.Uint64("sequence", sr.Sequence), zap.Error(jerr))
-				}
 			}
 			s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
 			writeJSON(w, http.StatusOK, api.ReportResponse{Sequence: sr.Sequence, Duplicate: res.Duplicate,
