@@ -107,7 +107,7 @@ func (c *Collector) fillConnectors(blocks []*connectorBlock, root hcl.Body) hcl.
 			case err != nil:
 				at("poll", "Invalid duration", err.Error()+".")
 			case d < connector.MinPoll:
-				at("poll", "Poll interval too short", fmt.Sprintf("poll must be at least \"30s\", not %q: external APIs rate-limit.", b.Poll))
+				at("poll", "Poll interval too short", fmt.Sprintf("poll must be at least %q, not %q: external APIs rate-limit.", connector.MinPoll.String(), b.Poll))
 			default:
 				cfg.Poll = d
 			}

@@ -257,9 +257,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 						linkItems, linkTickets = append(linkItems, c.id), append(linkTickets, tk)
 					}
 				}
-				if err := v.add(u); err != nil {
-					return fmt.Errorf("item %s: %w", c.id, err)
-				}
+				v.add(u)
 				c.verdict, c.level, c.rule, c.tickets, c.reason = u.Verdict, u.Level, u.Rule, u.Tickets, u.Reason
 			}
 			b.Queue(`UPDATE drift_items d SET kind = u.kind, change = u.change, state_digest = u.digest,
@@ -284,9 +282,7 @@ func applyDrift(ctx context.Context, tx pgx.Tx, tenantID, hostID string, seq uin
 				for _, tk := range u.Tickets {
 					linkItems, linkTickets = append(linkItems, o.NewID), append(linkTickets, tk)
 				}
-				if err := v.add(u); err != nil {
-					return fmt.Errorf("item %s: %w", o.NewID, err)
-				}
+				v.add(u)
 			}
 			b.Queue(`INSERT INTO drift_items (tenant_id, id, host_id, key, kind, change, state_digest, change_doc,
 					first_seen, first_seq, changed_at, current, status, verdict, level, rule, verdict_reason, tickets, priority)
@@ -572,10 +568,9 @@ type verdictCols struct {
 	levels, prios                     []int32
 }
 
-func (v *verdictCols) add(u *store.VerdictUpdate) error {
+func (v *verdictCols) add(u *store.VerdictUpdate) {
 	v.verdicts, v.rules, v.reasons, v.tickets = append(v.verdicts, u.Verdict), append(v.rules, u.Rule), append(v.reasons, u.Reason), append(v.tickets, arrayLiteral(u.Tickets))
 	v.levels, v.prios = append(v.levels, int32(u.Level)), append(v.prios, int32(store.DriftPriority(u.Verdict, u.Level)))
-	return nil
 }
 
 // arrayLiteral is ss as a text[] literal, each element quoted: the form
